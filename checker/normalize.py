@@ -1,0 +1,713 @@
+"""Fold an advertiser's text into one canonical form, remembering where every
+character came from.
+
+Traffickers disguise words (look-alike letters, digits, spaced letters,
+invisible characters, hashtags, URLs). Matching runs on the folded text; every
+finding is then mapped back through `Normalized.span` so that the evidence
+slices exactly the characters the advertiser wrote.
+
+The folding is a chain of named steps. Each output character carries a bit
+mask of the steps that touched it, so a finding can say which tricks it had to
+see through (shown to reviewers, never to advertisers).
+
+The same function folds lexicon terms, so a term and a disguised spelling of
+it meet in the same form: lower case, no diacritics on Latin/Greek/Cyrillic
+letters, runs of a repeated letter squeezed to one, punctuation turned into
+single spaces, and every CJK character and emoji a token of its own.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import os
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+# --- transform flags --------------------------------------------------------
+COMPAT = 1 << 0  # NFKC: fullwidth, mathematical letters, ligatures
+INVISIBLE = 1 << 1  # zero-width, soft hyphen, bidi controls, variation selectors
+HOMOGLYPH = 1 << 2  # look-alike letter from another script folded to Latin
+DIACRITICS = 1 << 3  # accents removed
+NOISE_MARKS = 1 << 4  # stacked combining marks (Zalgo) removed
+LEET = 1 << 5  # digits/symbols used as letters
+SEPARATORS = 1 << 6  # i.v.o.r.y, i v o r y
+STRETCHED = 1 << 7  # iiivvvooorrryyy
+HASHTAG = 1 << 8  # #RhinoHornForSale
+CAMEL_CASE = 1 << 9  # RhinoHorn
+MARKUP = 1 << 10  # HTML tags and entities
+URL = 1 << 11  # percent-encoding, hosts, paths
+
+FLAG_NAMES = {
+    COMPAT: "unicode-compat",
+    INVISIBLE: "invisible",
+    HOMOGLYPH: "homoglyph",
+    DIACRITICS: "diacritics",
+    NOISE_MARKS: "noise-marks",
+    LEET: "leet",
+    SEPARATORS: "separators",
+    STRETCHED: "stretched",
+    HASHTAG: "hashtag",
+    CAMEL_CASE: "camel-case",
+    MARKUP: "markup",
+    URL: "url",
+}
+
+# Steps that are ordinary spelling, not evasion: they never count as a
+# transform a reviewer needs to see on their own.
+ROUTINE = DIACRITICS
+
+
+def flag_names(mask: int) -> list[str]:
+    return [name for bit, name in FLAG_NAMES.items() if mask & bit]
+
+
+@dataclass(slots=True)
+class Normalized:
+    """Folded text plus, per folded character, the original span and flags."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+    flags: list[int]
+    original: str
+    # Folded-text ranges where a term may match inside a word: hashtags and
+    # URL parts that run words together ("#driedseahorse").
+    run_together: list[tuple[int, int]] = field(default_factory=list)
+    # The same text with ambiguous leet "1" read as "l" instead of "i";
+    # None when the text has no such character. Same length as `text`.
+    alternative: str | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) for folded [start, end)."""
+        return self.starts[start], self.ends[end - 1]
+
+    def transforms(self, start: int, end: int) -> int:
+        mask = 0
+        for f in self.flags[start:end]:
+            mask |= f
+        return mask
+
+    def in_run_together(self, pos: int) -> bool:
+        i = bisect_right(self.run_together, (pos, 1 << 62)) - 1
+        return i >= 0 and self.run_together[i][0] <= pos < self.run_together[i][1]
+
+
+# --- character classes --------------------------------------------------------
+_INVISIBLE_CATEGORIES = {"Cf", "Cc", "Co", "Cn", "Cs"}
+_VARIATION = re.compile(r"[\ufe00-\ufe0f\U000e0100-\U000e01ef\U0001f3fb-\U0001f3ff]")
+_LATINISH = ("LATIN", "GREEK", "CYRILLIC")
+_EXTRA_FOLDS = {
+    "đ": "d",
+    "ð": "d",
+    "ø": "o",
+    "ł": "l",
+    "ħ": "h",
+    "ŧ": "t",
+    "ı": "i",
+    "ȷ": "j",
+    "ŀ": "l",
+    "ſ": "s",
+    "ƀ": "b",
+    "ɨ": "i",
+    "ʉ": "u",
+}
+_WORD_PUNCT_KEEP = set("@$!|")  # may stand for letters inside a word
+
+
+def _is_scriptio_continua(ch: str) -> bool:
+    """Han, kana, Hangul: every character is a token of its own."""
+    o = ord(ch)
+    return (
+        0x3040 <= o <= 0x30FF  # hiragana, katakana
+        or 0x3400 <= o <= 0x4DBF
+        or 0x4E00 <= o <= 0x9FFF
+        or 0xF900 <= o <= 0xFAFF
+        or 0x20000 <= o <= 0x3134F
+        or 0xAC00 <= o <= 0xD7AF
+        or 0x31F0 <= o <= 0x31FF
+    )
+
+
+def _is_emoji(ch: str) -> bool:
+    o = ord(ch)
+    return (
+        0x1F000 <= o <= 0x1FAFF
+        or 0x2600 <= o <= 0x27BF
+        or 0x2B00 <= o <= 0x2BFF
+        or o in (0x2122, 0x2139, 0x3030, 0x303D, 0x3297, 0x3299)
+    )
+
+
+def is_thai(ch: str) -> bool:
+    return 0x0E00 <= ord(ch) <= 0x0E7F
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or unicodedata.category(ch) in ("Mn", "Mc", "Sc")
+
+
+@lru_cache(maxsize=4096)
+def _script(ch: str) -> str:
+    try:
+        return unicodedata.name(ch).split(" ", 1)[0]
+    except ValueError:
+        return ""
+
+
+@lru_cache(maxsize=1)
+def _confusables() -> dict[str, str]:
+    """Map look-alike characters to the ASCII letter they imitate (TR39 data)."""
+    import confusable_homoglyphs
+
+    path = os.path.join(os.path.dirname(confusable_homoglyphs.__file__), "confusables.json")
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    table: dict[str, str] = {}
+    for target, lookalikes in data.items():
+        if not (len(target) == 1 and target.isascii() and target.isalpha()):
+            continue
+        for entry in lookalikes:
+            c = entry["c"].strip("\u200e\u200f")
+            if len(c) == 1 and not c.isascii() and c not in table:
+                table[c] = target.lower()
+    # Folding happens after case folding, so the lower-case forms count too.
+    for c, target in list(table.items()):
+        low = c.casefold()
+        if len(low) == 1 and low not in table and not low.isascii():
+            table[low] = target
+    return table
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> tuple[str, int]:
+    """Fold one character (already NFKC and case-folded) to its matching form."""
+    if ch in _EXTRA_FOLDS:
+        return _EXTRA_FOLDS[ch], DIACRITICS
+    decomposed = unicodedata.normalize("NFD", ch)
+    if len(decomposed) == 1:
+        return ch, 0
+    base = decomposed[0]
+    if _script(base) in _LATINISH or base.isascii():
+        marks = [c for c in decomposed[1:] if unicodedata.combining(c)]
+        if len(marks) == len(decomposed) - 1:
+            return _EXTRA_FOLDS.get(base, base), DIACRITICS
+    return ch, 0
+
+
+def _build_fast_table() -> dict[int, str]:
+    """translate() table for text needing only case, accent and punctuation folding."""
+    table: dict[int, str] = {}
+    ranges = [(0x20, 0x7F), (0xA0, 0x250), (0x1E00, 0x1F00), (0x2010, 0x2030), (0x20A0, 0x20C0)]
+    for lo, hi in ranges:
+        for o in range(lo, hi):
+            ch = chr(o)
+            cat = unicodedata.category(ch)
+            if cat.startswith("L"):
+                low = unicodedata.normalize("NFKC", ch).casefold()
+                if len(low) != 1:
+                    continue
+                folded, _ = _fold_char(low)
+                if len(folded) != 1:
+                    continue
+                table[o] = folded
+            elif (cat == "Nd" and ch.isascii()) or cat == "Sc":
+                table[o] = ch
+            elif cat.startswith(("P", "Z", "S")) or ch in "\t\n\r":
+                if cat == "So":
+                    continue
+                table[o] = " "
+    for ch in "\t\n\r\x0b\x0c":
+        table[ord(ch)] = " "
+    return table
+
+
+_FAST_TABLE = _build_fast_table()
+_FAST_CHARS = frozenset(chr(o) for o in _FAST_TABLE)
+_NOT_FAST = re.compile("[^" + re.escape("".join(sorted(_FAST_CHARS))) + "]")
+# Accent flags only mean something for characters that had one.
+_ACCENTED = frozenset(
+    chr(o) for o, v in _FAST_TABLE.items() if v != chr(o).casefold() and v != " " and chr(o).casefold() != v
+)
+
+
+# --- the buffer the steps work on ----------------------------------------------
+class _Buf:
+    """Characters with their original spans and flags; steps rewrite it."""
+
+    __slots__ = ("ends", "flags", "run_together", "s", "starts")
+
+    def __init__(self, s: str, starts: list[int], ends: list[int], flags: list[int]):
+        self.s = s
+        self.starts = starts
+        self.ends = ends
+        self.flags = flags
+        self.run_together: list[tuple[int, int]] = []
+
+    @classmethod
+    def of(cls, text: str) -> _Buf:
+        n = len(text)
+        return cls(text, list(range(n)), list(range(1, n + 1)), [0] * n)
+
+    def apply(self, edits: list[tuple[int, int, str, int, bool]]) -> None:
+        """Rewrite [a, b) with `repl` for each edit (sorted, non-overlapping).
+
+        A `linear` edit keeps a one-to-one span per character (same length);
+        otherwise every new character spans the whole replaced range.
+        """
+        if not edits:
+            return
+        s, st, en, fl = self.s, self.starts, self.ends, self.flags
+        out_s: list[str] = []
+        out_st: list[int] = []
+        out_en: list[int] = []
+        out_fl: list[int] = []
+        pos = 0
+        n = len(s)
+        moved: list[tuple[int, int]] = []  # (old position, new position) for run-together ranges
+        for a, b, repl, flag, linear in edits:
+            if a > pos:
+                out_s.append(s[pos:a])
+                out_st.extend(st[pos:a])
+                out_en.extend(en[pos:a])
+                out_fl.extend(fl[pos:a])
+            moved.append((a, len(out_st)))
+            if linear:
+                out_s.append(repl)
+                out_st.extend(st[a:b])
+                out_en.extend(en[a:b])
+                out_fl.extend(f | flag for f in fl[a:b])
+            else:
+                if a < b:
+                    o_start, o_end = st[a], en[b - 1]
+                    mask = flag
+                    for f in fl[a:b]:
+                        mask |= f
+                else:  # insertion: zero-width at the boundary
+                    o_start = o_end = st[a] if a < n else (en[n - 1] if n else 0)
+                    mask = flag
+                k = len(repl)
+                out_s.append(repl)
+                out_st.extend([o_start] * k)
+                out_en.extend([o_end] * k)
+                out_fl.extend([mask] * k)
+            pos = b
+            moved.append((b, len(out_st)))
+        if pos < n:
+            out_s.append(s[pos:])
+            out_st.extend(st[pos:])
+            out_en.extend(en[pos:])
+            out_fl.extend(fl[pos:])
+        if self.run_together:
+            self.run_together = [(_remap(a, moved), _remap(b, moved)) for a, b in self.run_together]
+        self.s = "".join(out_s)
+        self.starts, self.ends, self.flags = out_st, out_en, out_fl
+
+    def mark_run_together(self, a: int, b: int) -> None:
+        self.run_together.append((a, b))
+
+
+def _remap(pos: int, moved: list[tuple[int, int]]) -> int:
+    """New position of an old position, given the anchors recorded by apply()."""
+    delta = 0
+    for old, new in moved:
+        if old > pos:
+            break
+        delta = new - old
+    return pos + delta
+
+
+# --- steps ----------------------------------------------------------------------
+_TAG = re.compile(r"</?[A-Za-z!][^<>]{0,2000}>")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _markup(buf: _Buf) -> None:
+    s = buf.s
+    if "<" not in s and "&" not in s:
+        return
+    edits = []
+    for m in _TAG.finditer(s):
+        edits.append((m.start(), m.end(), " ", MARKUP, False))
+    taken = [(a, b) for a, b, *_ in edits]
+    for m in _ENTITY.finditer(s):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        decoded = html.unescape(m.group())
+        if decoded == m.group():
+            continue
+        edits.append((m.start(), m.end(), decoded, MARKUP, False))
+    edits.sort()
+    buf.apply(edits)
+
+
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+", re.IGNORECASE)
+_PERCENT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_URL_WORD = re.compile(r"[^\W_]{6,}")
+
+
+def _urls(buf: _Buf, whole_is_url: bool) -> None:
+    """Decode percent-escapes; let terms match inside run-together URL words."""
+    s = buf.s
+    spans = [(0, len(s))] if whole_is_url else [m.span() for m in _URL.finditer(s)]
+    if not spans:
+        return
+    edits = []
+    for a, b in spans:
+        for m in _PERCENT_RUN.finditer(s, a, b):
+            raw = bytes.fromhex(m.group().replace("%", ""))
+            decoded = raw.decode("utf-8", errors="replace").replace("\ufffd", " ")
+            edits.append((m.start(), m.end(), decoded, URL, False))
+    buf.apply(edits)
+    s = buf.s
+    spans = [(0, len(s))] if whole_is_url else [m.span() for m in _URL.finditer(s)]
+    for a, b in spans:
+        for m in _URL_WORD.finditer(s, a, b):
+            buf.mark_run_together(m.start(), m.end())
+        for i in range(a, b):
+            buf.flags[i] |= URL
+
+
+_HASHTAG = re.compile(r"#([^\W_][\w]*)")
+_CAMEL = re.compile(r"(?<=[a-zà-öø-ÿ])(?=[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ])")
+
+
+def _hashtags_and_camel_case(buf: _Buf) -> None:
+    s = buf.s
+    edits = []
+    run_together = []
+    for m in _HASHTAG.finditer(s):
+        word = m.group(1)
+        edits.append((m.start(), m.start() + 1, " ", HASHTAG, False))
+        a = m.start(1)
+        cuts = [c.start() for c in _CAMEL.finditer(word)]
+        if cuts:
+            for c in cuts:
+                edits.append((a + c, a + c, " ", HASHTAG | CAMEL_CASE, False))
+        else:
+            run_together.append((a, m.end()))
+        for i in range(a, m.end()):
+            buf.flags[i] |= HASHTAG
+    hashtag_spans = [(m.start(), m.end()) for m in _HASHTAG.finditer(s)]
+    for m in _CAMEL.finditer(s):
+        p = m.start()
+        if any(a <= p < b for a, b in hashtag_spans):
+            continue
+        edits.append((p, p, " ", CAMEL_CASE, False))
+        buf.flags[p] |= CAMEL_CASE
+        if p > 0:
+            buf.flags[p - 1] |= CAMEL_CASE
+    edits.sort(key=lambda e: (e[0], e[1]))
+    # Record run-together ranges in old coordinates; apply() remaps them.
+    for a, b in run_together:
+        buf.mark_run_together(a, b)
+    buf.apply(edits)
+
+
+_SEP = r"[ \t._\-*·•/\\|+~:,'\"=]{1,3}"
+_LETTER = r"[^\W_]"
+_SPACED = re.compile(rf"(?<![^\W_]){_LETTER}(?P<sep>{_SEP}){_LETTER}(?:(?P=sep){_LETTER})+(?![^\W_])")
+
+
+def _separators(buf: _Buf) -> None:
+    """Join letters written one at a time: i.v.o.r.y, i v o r y, E-l-f-e-n."""
+    s = buf.s
+    edits = []
+    for m in _SPACED.finditer(s):
+        chunk = m.group()
+        letters = [(i, c) for i, c in enumerate(chunk, m.start()) if c.isalnum()]
+        if len(letters) < 3 or all(c.isdigit() for _, c in letters):
+            continue
+        if not any(c.isalpha() for _, c in letters):
+            continue
+        # Drop every separator between the letters.
+        for (i, _), (j, _) in itertools.pairwise(letters):
+            if j > i + 1:
+                edits.append((i + 1, j, "", SEPARATORS, False))
+        for i, _ in letters:
+            buf.flags[i] |= SEPARATORS
+    buf.apply(edits)
+
+
+_LEET_MAP = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"}
+_LEET_WORD = re.compile(r"[\w@$!|]*[0-9@$!|][\w@$!|]*")
+_UNITS = (
+    "g|kg|mg|ml|cl|dl|l|cm|mm|m|km|oz|lb|lbs|pcs|pc|x|st|nd|rd|th|k|tr|trieu|jt|rb|h|hr|hrs|"
+    "am|pm|yo|mo|mos|wk|wks|yr|yrs|s|d|gb|mb|tb|p|ct|kt|w|kw|v|mah|min|sec|cc|in|ft|yd|mi|"
+    "mph|hp|t|dpi|fps|hz|khz|mhz|ghz|mp|e|er|ies|ish|eme|er|a|o|ste|de|te"
+)
+_NUMBER_UNIT = re.compile(
+    rf"[0-9]+(?:[.,][0-9]+)?(?:{_UNITS})?|[a-z]{{1,3}}\$?[0-9]+(?:[.,][0-9]+)?(?:{_UNITS})?",
+    re.IGNORECASE,
+)
+
+
+def _leet(buf: _Buf) -> bool:
+    """Read digits and symbols as letters inside words that mix them.
+
+    A price, a year, "10g", "1950s" or "A3" is left alone; "!", "$" and "|"
+    count only between letters ("left!" and "$45" are not words). Returns
+    whether an ambiguous "1" was read, so the caller can also try it as "l".
+    """
+    s = buf.s
+    edits = []
+    ambiguous = False
+    for m in _LEET_WORD.finditer(s):
+        word = m.group()
+        if sum(c.isalpha() for c in word) < 2 or _NUMBER_UNIT.fullmatch(word):
+            continue
+        last = len(word) - 1
+        cands = [
+            i
+            for i, c in enumerate(word)
+            if c in _LEET_MAP
+            and (c in "0134579@" or (0 < i < last and word[i - 1].isalpha() and word[i + 1].isalpha()))
+        ]
+        if not cands:
+            continue
+        repl = "".join(_LEET_MAP[c] if i in cands else c for i, c in enumerate(word))
+        ambiguous = ambiguous or any(word[i] == "1" for i in cands)
+        edits.append((m.start(), m.end(), repl, 0, True))
+        for i in cands:
+            buf.flags[m.start() + i] |= LEET
+    buf.apply(edits)
+    return ambiguous
+
+
+def _fold_fast(buf: _Buf) -> None:
+    """Case, accents and punctuation for text made only of common characters."""
+    s = buf.s
+    folded = s.translate(_FAST_TABLE)
+    if any(c in _ACCENTED for c in s):
+        fl = buf.flags
+        for i, c in enumerate(s):
+            if c in _ACCENTED:
+                fl[i] |= DIACRITICS
+    buf.s = folded
+
+
+def _fold_slow(buf: _Buf, latin_majority: bool) -> None:
+    """Character by character: NFKC, invisibles, marks, look-alikes, CJK, emoji."""
+    s, st, en, fl = buf.s, buf.starts, buf.ends, buf.flags
+    out_s: list[str] = []
+    out_st: list[int] = []
+    out_en: list[int] = []
+    out_fl: list[int] = []
+    newpos = [0] * (len(s) + 1)  # old index -> new index, to move run-together ranges
+    pending = 0  # flags owed to the next emitted character (removed invisibles)
+    marks_on_base = 0
+    for i, ch in enumerate(s):
+        newpos[i] = len(out_s)
+        a, b, f = st[i], en[i], fl[i] | pending
+        fast = _FAST_TABLE.get(ord(ch))
+        if fast is not None:
+            out_s.append(fast)
+            out_st.append(a)
+            out_en.append(b)
+            out_fl.append(f | DIACRITICS if ch in _ACCENTED else f)
+            pending = marks_on_base = 0
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Mn", "Me", "Mc"):
+            marks_on_base += 1
+            prev = out_s[-1] if out_s else " "
+            if prev != " " and (prev.isascii() or _script(prev) in _LATINISH or marks_on_base > 3):
+                # An accent (or Zalgo noise) on a Latin-like letter: drop it,
+                # but let the letter's span cover it.
+                out_en[-1] = b
+                out_fl[-1] |= DIACRITICS if marks_on_base <= 2 else NOISE_MARKS
+                continue
+            if prev != " ":
+                composed = unicodedata.normalize("NFC", prev + ch)
+                if len(composed) == 1:
+                    out_s[-1] = composed
+                    out_en[-1] = b
+                    continue
+                if is_thai(prev) or _script(prev) not in ("", "LATIN"):
+                    out_s.append(ch)  # Thai vowels, Indic signs: part of the word
+                    out_st.append(a)
+                    out_en.append(b)
+                    out_fl.append(f)
+                    continue
+            pending |= NOISE_MARKS
+            continue
+        if cat in _INVISIBLE_CATEGORIES or _VARIATION.match(ch):
+            pending |= INVISIBLE
+            continue
+        pending = marks_on_base = 0
+        compat = unicodedata.normalize("NFKC", ch)
+        if compat != ch:
+            f |= COMPAT
+        for c in compat.casefold():
+            c_fast = _FAST_TABLE.get(ord(c))
+            c_cat = unicodedata.category(c)
+            if c_fast is not None:
+                out_s.append(c_fast)
+                if c in _ACCENTED:
+                    f |= DIACRITICS
+            elif _is_scriptio_continua(c) or _is_emoji(c) or c_cat == "So":
+                # A token of its own: spaces around it.
+                out_s.extend((" ", c, " "))
+                out_st.extend((a, a))
+                out_en.extend((b, b))
+                out_fl.extend((f, f))
+            elif c_cat in ("Mn", "Me"):
+                continue
+            elif c.isalpha() or c.isdigit():
+                folded, extra = _fold_char(c)
+                out_s.append(folded)
+                f |= extra
+            elif c_cat.startswith(("P", "Z", "S", "C")):
+                out_s.append(" ")
+            else:
+                out_s.append(c)
+            out_st.append(a)
+            out_en.append(b)
+            out_fl.append(f)
+    newpos[len(s)] = len(out_s)
+    buf.s = "".join(out_s)
+    buf.starts, buf.ends, buf.flags = out_st, out_en, out_fl
+    buf.run_together = [(newpos[a], newpos[b]) for a, b in buf.run_together]
+    _fold_lookalikes(buf, _confusables(), latin_majority)
+
+
+_NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\x00-\x7f][^\W\d_]*")
+
+
+def _fold_lookalikes(buf: _Buf, table: dict[str, str], latin_majority: bool) -> None:
+    """Fold Cyrillic/Greek look-alikes inside words that mix them with Latin.
+
+    A word wholly in another script is genuine text and is left alone, unless
+    the surrounding text is mostly Latin and every letter of the word has a
+    Latin twin (a whole-word disguise in an otherwise Latin ad).
+    """
+    s = buf.s
+    edits = []
+    for m in _NON_ASCII_WORD.finditer(s):
+        word = m.group()
+        if not any(c in table for c in word):
+            continue
+        mixed = any(c.isascii() for c in word)
+        disguised = latin_majority and all(c in table or c.isascii() for c in word)
+        if not (mixed or disguised):
+            continue
+        repl = "".join(table.get(c, c) for c in word)
+        edits.append((m.start(), m.end(), repl, 0, True))
+        for i, c in enumerate(word, m.start()):
+            if c in table:
+                buf.flags[i] |= HOMOGLYPH
+    buf.apply(edits)
+
+
+_REPEAT = re.compile(r"([^\W\d_])\1+")
+
+
+def _squeeze(buf: _Buf) -> None:
+    """Squeeze a run of one letter to a single letter (terms are squeezed too)."""
+    s = buf.s
+    edits = []
+    for m in _REPEAT.finditer(s):
+        ch = m.group(1)
+        if _is_scriptio_continua(ch) or is_thai(ch):
+            continue
+        a, b = m.span()
+        flag = STRETCHED if b - a >= 3 else 0
+        # Keep the first character's own span, extended over the run.
+        edits.append((a, b, ch, flag, False))
+    buf.apply(edits)
+
+
+_SPACES = re.compile(r" {2,}|^ +| +$")
+
+
+def _collapse_spaces(buf: _Buf) -> None:
+    s = buf.s
+    edits = []
+    for m in _SPACES.finditer(s):
+        a, b = m.span()
+        if a == 0 or b == len(s):
+            edits.append((a, b, "", 0, False))
+        else:
+            edits.append((a + 1, b, "", 0, False))
+    buf.apply(edits)
+
+
+def _latin_majority(text: str) -> bool:
+    latin = other = 0
+    for c in text:
+        if c.isalpha():
+            if c.isascii() or _script(c) == "LATIN":
+                latin += 1
+            else:
+                other += 1
+    return latin > other
+
+
+def normalize(text: str, *, is_url: bool = False) -> Normalized:
+    """Fold `text` for matching; see the module docstring for the steps."""
+    buf = _Buf.of(text)
+    _markup(buf)
+    fast = _NOT_FAST.search(buf.s) is None
+    if not fast:
+        # Invisible characters must go before letters are regrouped into words.
+        _strip_invisible_and_compat(buf)
+    _urls(buf, is_url)
+    if "#" in buf.s or _CAMEL.search(buf.s):
+        _hashtags_and_camel_case(buf)
+    if _SPACED.search(buf.s):
+        _separators(buf)
+    ambiguous = False
+    if any(c in buf.s for c in "0123457@$!|"):
+        ambiguous = _leet(buf)
+    if fast and _NOT_FAST.search(buf.s) is None:
+        _fold_fast(buf)
+    else:
+        _fold_slow(buf, _latin_majority(buf.s))
+    _squeeze(buf)
+    _collapse_spaces(buf)
+    alternative = None
+    if ambiguous:
+        chars = list(buf.s)
+        changed = False
+        for i, f in enumerate(buf.flags):
+            if f & LEET and text[buf.starts[i] : buf.ends[i]] == "1":
+                chars[i] = "l"
+                changed = True
+        alternative = "".join(chars) if changed else None
+    run_together = sorted((a, b) for a, b in buf.run_together if a < b)
+    return Normalized(buf.s, buf.starts, buf.ends, buf.flags, text, run_together, alternative)
+
+
+def _strip_invisible_and_compat(buf: _Buf) -> None:
+    """Remove invisible characters and apply NFKC, keeping case for CamelCase."""
+    s, fl = buf.s, buf.flags
+    edits = []
+    pending_at: list[int] = []
+    for i, ch in enumerate(s):
+        cat = unicodedata.category(ch)
+        if ch in "\t\n\r\x0b\x0c":
+            continue
+        if cat in _INVISIBLE_CATEGORIES or _VARIATION.match(ch):
+            edits.append((i, i + 1, "", INVISIBLE, False))
+            pending_at.append(i + 1)
+            continue
+        if ch.isascii():
+            continue
+        compat = unicodedata.normalize("NFKC", ch)
+        if compat != ch and len(compat) == 1 and (compat.isalnum() or compat in "@$!|"):
+            edits.append((i, i + 1, compat, COMPAT, True))
+    for p in pending_at:
+        if p < len(s):
+            fl[p] |= INVISIBLE
+        if p - 2 >= 0:
+            fl[p - 2] |= INVISIBLE
+    buf.apply(edits)
+
+
+def fold_term(term: str) -> str:
+    """The matching key for a lexicon term: the same folding as ad text."""
+    return normalize(term).text
