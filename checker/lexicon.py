@@ -61,8 +61,9 @@ class Term:
 @dataclass(frozen=True, slots=True)
 class Pattern:
     source: str
-    regex: object  # compiled `regex` pattern
+    regex: object  # compiled `regex` pattern; None if it does not compile
     entry: Entry
+    error: str | None = None
 
 
 MIN_FUZZY = 6  # letters: shorter terms have too many neighbours
@@ -104,7 +105,10 @@ def compile_terms(lexicons: list[dict], languages: dict[str, Language]) -> tuple
                 for item in items:
                     terms.extend(_expand(item, lang, entry, languages.get(lang), lex_common))
             for pat in raw.get("patterns", []):
-                patterns.append(Pattern(pat, regex.compile(pat, regex.V1), entry))
+                try:
+                    patterns.append(Pattern(pat, regex.compile(pat, regex.V1), entry))
+                except regex.error as e:
+                    patterns.append(Pattern(pat, None, entry, str(e)))
     return terms, patterns
 
 

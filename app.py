@@ -1,0 +1,81 @@
+"""Pangolin: the Flask application factory.
+
+    flask --app app run            # the service
+    flask --app app eval FILE      # measure the policies on labelled ads
+
+Everything is read and compiled here, once: configuration, the policy bundle,
+the verdict log's schema. Request handlers only parse, call `checker`, store
+and answer.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from checker.bundle import load_bundle
+from checker.errors import PolicyError
+from checker.store import VerdictStore
+from web import api, cli, errors
+from web.state import Engine, set_engine
+
+ROOT = Path(__file__).resolve().parent
+MAX_BODY = 256 * 1024
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        DATABASE=os.path.join(app.instance_path, "pangolin.db"),
+        POLICY_DIR=str(ROOT / "policies"),
+        SECRET_KEY=None,
+        AUTH_DISABLED=False,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+    )
+    app.config.from_prefixed_env("PANGOLIN")
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.json.sort_keys = False
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(app)
+
+    try:
+        set_engine(app, Engine.of(load_bundle(app.config["POLICY_DIR"])))
+    except PolicyError as e:
+        if not _cli_tool_run():
+            raise
+        # A CLI tool (such as `flask policies validate`) must still start so
+        # that it can report the problems; serving stays impossible.
+        set_engine(app, Engine.broken(e))
+
+    db = VerdictStore(app.config["DATABASE"])
+    db.migrate()
+    db.close()
+
+    errors.register(app)
+    app.register_blueprint(api.bp)
+    cli.register(app)
+    return app
+
+
+def _instance_secret(app: Flask) -> str:
+    """A signing key that survives restarts: instance/secret_key, made once."""
+    path = Path(app.instance_path) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def _cli_tool_run() -> bool:
+    """True for `flask <command>` other than `flask run`."""
+    return os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "run" not in sys.argv[1:]

@@ -1,0 +1,123 @@
+"""The verdict log: chained, append-only, purgeable without breaking the chain."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from checker.store import VerdictStore, new_decision_id
+
+
+@pytest.fixture
+def fresh_store(tmp_path):
+    s = VerdictStore(str(tmp_path / "log.db"))
+    s.migrate()
+    yield s
+    s.close()
+
+
+def _row(i: int, decision: str = "rejected") -> dict:
+    return {
+        "decision_id": new_decision_id(),
+        "advertiser_id": f"adv-{i % 2}",
+        "submission_id": None,
+        "submission_json": f'{{"advertiser_id":"adv-{i % 2}","body":"ad {i}"}}',
+        "decision": decision,
+        "reasons_json": f'[{{"rule":"r{i}","evidence":[{{"field":"body","text":"ad"}}]}}]',
+        "shadow_json": "[]",
+        "trace_json": "{}",
+        "policy_version": "sha256:test",
+        "language": "en",
+        "checked_at": f"2026-01-{i + 1:02d}T00:00:00.000Z",
+        "duration_ms": 0.5,
+    }
+
+
+def _fill(store, n=5):
+    return [store.record(_row(i)) for i in range(n)]
+
+
+def test_chain_verifies(fresh_store):
+    _fill(fresh_store)
+    report = fresh_store.verify()
+    assert report.ok and report.rows == 5
+
+
+def test_decision_ids_are_unique_and_time_ordered():
+    ids = [new_decision_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(i.startswith("vd_") and len(i) == 29 for i in ids)
+
+
+def test_updates_and_deletes_are_refused(fresh_store):
+    rows = _fill(fresh_store, 2)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        fresh_store.db.execute("UPDATE verdicts SET decision = 'approved' WHERE seq = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        fresh_store.db.execute("DELETE FROM verdicts WHERE seq = 2")
+    fresh_store.add_review(rows[0]["decision_id"], "rev", "approved", "fine")
+    fresh_store.add_appeal(rows[0]["decision_id"], "It is resin.", "en")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        fresh_store.db.execute("UPDATE reviews SET decision = 'rejected'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        fresh_store.db.execute("DELETE FROM appeals")
+
+
+def _tamper(store, sql):
+    store.db.execute("DROP TRIGGER verdicts_no_update")
+    store.db.execute("DROP TRIGGER verdicts_no_delete")
+    store.db.execute(sql)
+
+
+def test_altered_row_is_found(fresh_store):
+    _fill(fresh_store)
+    _tamper(fresh_store, "UPDATE verdicts SET decision = 'approved' WHERE seq = 3")
+    r = fresh_store.verify()
+    assert not r.ok and r.seq == 3 and "altered" in r.problem
+
+
+def test_altered_submission_text_is_found(fresh_store):
+    _fill(fresh_store)
+    _tamper(fresh_store, "UPDATE verdicts SET submission_json = '{}' WHERE seq = 2")
+    r = fresh_store.verify()
+    assert not r.ok and r.seq == 2 and "submission" in r.problem
+
+
+def test_deleted_row_is_found(fresh_store):
+    _fill(fresh_store)
+    _tamper(fresh_store, "DELETE FROM verdicts WHERE seq = 3")
+    r = fresh_store.verify()
+    assert not r.ok and r.seq == 4 and "missing" in r.problem
+
+
+def test_inserted_row_is_found(fresh_store):
+    rows = _fill(fresh_store, 3)
+    forged = dict(rows[1], seq=99, decision_id="vd_FORGED", prev_hash="f" * 64)
+    cols = ", ".join(forged)
+    fresh_store.db.execute(
+        f"INSERT INTO verdicts ({cols}) VALUES ({', '.join('?' * len(forged))})", list(forged.values())
+    )
+    r = fresh_store.verify()
+    assert not r.ok and r.decision_id == "vd_FORGED"
+
+
+def test_purge_drops_text_and_keeps_a_valid_chain(fresh_store):
+    _fill(fresh_store, 4)
+    assert fresh_store.purge("2026-01-03") == 2
+    rows = fresh_store.list(limit=10)
+    purged = [r for r in rows if r["purged_at"]]
+    assert len(purged) == 2
+    assert all(r["submission_json"] is None and '"text"' not in r["reasons_json"] for r in purged)
+    assert all(r["decision"] == "rejected" for r in purged)
+    assert fresh_store.verify().ok
+
+
+def test_listing_filters_and_cursor(fresh_store):
+    rows = _fill(fresh_store, 5)
+    newest = fresh_store.list(limit=2)
+    assert [r["seq"] for r in newest] == [5, 4]
+    older = fresh_store.list(before_seq=4, limit=10)
+    assert [r["seq"] for r in older] == [3, 2, 1]
+    assert {r["advertiser_id"] for r in fresh_store.list(advertiser_id="adv-0")} == {"adv-0"}
+    assert fresh_store.seq_of(rows[2]["decision_id"]) == 3

@@ -1,0 +1,1 @@
+"""The thin web layer: parse, call `checker`, store, answer."""
