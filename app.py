@@ -20,7 +20,7 @@ from flask import Flask
 from checker.bundle import load_bundle
 from checker.errors import PolicyError
 from checker.store import VerdictStore
-from web import api, cli, errors
+from web import api, auth, batch, cli, cli_policies, cli_verdicts, errors, openapi, ops, pages
 from web.state import Engine, set_engine
 
 ROOT = Path(__file__).resolve().parent
@@ -54,12 +54,36 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db = VerdictStore(app.config["DATABASE"])
     db.migrate()
+    first_key = auth.ensure_first_key(app, db)
     db.close()
+    _announce(app, first_key)
 
     errors.register(app)
-    app.register_blueprint(api.bp)
-    cli.register(app)
+    for blueprint in (api.bp, batch.bp, pages.bp, openapi.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    for commands in (cli, cli_policies, cli_verdicts):
+        commands.register(app)
+    ops.init_app(app)
     return app
+
+
+def _announce(app: Flask, first_key: str | None) -> None:
+    if first_key:
+        print(
+            "\n  No API keys existed, so an admin key was made. It is shown once; keep it safe:\n\n"
+            f"      {first_key}\n\n"
+            "  Make keys for the ad-submission flow with: flask --app app keys create --role submitter --name NAME\n",
+            file=sys.stderr,
+            flush=True,
+        )
+    if app.config["AUTH_DISABLED"] and not app.config.get("TESTING"):
+        print(
+            "\n  WARNING: AUTH_DISABLED is on. Anyone can use every endpoint. Tests and evaluation only.\n",
+            file=sys.stderr,
+            flush=True,
+        )
+    if app.config["AUTH_DISABLED"]:
+        app.logger.warning("authentication is DISABLED (AUTH_DISABLED=True): tests and evaluation tools only")
 
 
 def _instance_secret(app: Flask) -> str:

@@ -412,7 +412,7 @@ class VerdictStore:
         rows = list(self.db.query("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [key_hash]))
         return rows[0] if rows else None
 
-    def keys(self) -> list[dict]:
+    def api_keys(self) -> list[dict]:
         return list(
             self.db.query("SELECT key_id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at")
         )

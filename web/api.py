@@ -7,8 +7,10 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 
 from checker import pipeline
-from checker.errors import NotFound
+from checker.errors import NotFound, StoreUnavailable
 
+from . import ops
+from .auth import require
 from .errors import ApiError
 from .state import engine, store
 
@@ -57,16 +59,23 @@ def check_one(payload) -> dict:
     eng = ready_engine()
     submission = eng.bundle.submissions.validate(payload)
     outcome = pipeline.run(eng.bundle, eng.checker, submission, eng.languages)
-    store().record(outcome.row)  # raises StoreUnavailable: no verdict leaves unstored
+    try:
+        store().record(outcome.row)  # no verdict leaves unstored
+    except StoreUnavailable:
+        ops.log_write_failed()
+        raise
+    ops.checked(outcome)
     return outcome.response
 
 
 @bp.post("/v1/check")
+@require("submitter")
 def check():
     return jsonify(check_one(parse_json_body()))
 
 
 @bp.get("/v1/verdicts/<decision_id>")
+@require("submitter")
 def get_verdict(decision_id: str):
     row = store().get(decision_id)
     if row is None:
@@ -75,6 +84,7 @@ def get_verdict(decision_id: str):
 
 
 @bp.get("/v1/verdicts")
+@require("submitter")
 def list_verdicts():
     args = request.args
     unknown = sorted(set(args) - {"advertiser_id", "decision", "limit", "before"})
@@ -127,4 +137,7 @@ def verdict_json(row: dict) -> dict:
 
 @bp.get("/healthz")
 def healthz():
-    return jsonify({"status": "ok"})
+    body = {"status": "ok"}
+    if current_app.config["AUTH_DISABLED"]:
+        body["auth"] = "disabled"
+    return jsonify(body)

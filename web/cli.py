@@ -12,11 +12,13 @@ from flask.cli import with_appcontext
 from checker import evaluation, pipeline
 from checker.errors import InvalidSubmission
 
-from .state import engine
+from . import auth
+from .state import engine, store
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(eval_command)
+    app.cli.add_command(keys)
 
 
 def _ready_engine():
@@ -90,3 +92,39 @@ def _table(rows: dict[str, dict]) -> None:
 
 def _fmt(v) -> str:
     return "-" if v is None else f"{v:.3f}"
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys (stored only as hashes)."""
+
+
+@keys.command("create")
+@click.option("--role", type=click.Choice(auth.ROLES), required=True)
+@click.option("--name", required=True, help="Who or what uses the key.")
+@with_appcontext
+def keys_create(role: str, name: str) -> None:
+    """Make a key and print it once."""
+    key_id, key = auth.create_key(role, name)
+    click.echo(f"{key_id}  {role}  {name}")
+    click.echo(key)
+    click.echo("Store this key now: it cannot be shown again.", err=True)
+
+
+@keys.command("list")
+@with_appcontext
+def keys_list() -> None:
+    """Every key: id, role, name, created, revoked."""
+    for k in store().api_keys():
+        state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+        click.echo(f"{k['key_id']}  {k['role']:<9}  {k['name']}  created {k['created_at']}  {state}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@with_appcontext
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id (from `keys list`)."""
+    if not store().revoke_key(key_id):
+        raise click.ClickException(f"no active key {key_id!r}")
+    click.echo(f"revoked {key_id}")
