@@ -39,7 +39,7 @@ class Segment:
 class Document:
     field: str
     text: str  # folded
-    alternative: str | None
+    ambiguous: list[tuple[int, str]]  # positions of a leet "1" and their "l" reading
     segments: list[Segment]
     _space_index: list[int] | None = field(default=None, repr=False)
 
@@ -106,8 +106,7 @@ def build_documents(submission: dict) -> list[Document]:
 def _join(name: str, strings: list[tuple[str, str]], is_url: bool = False) -> Document:
     segments = []
     parts: list[str] = []
-    alt_parts: list[str] = []
-    has_alt = False
+    ambiguous: list[tuple[int, str]] = []
     pos = 0
     for label, value in strings:
         norm = normalize(value, is_url=is_url)
@@ -115,15 +114,12 @@ def _join(name: str, strings: list[tuple[str, str]], is_url: bool = False) -> Do
             continue
         if parts:
             parts.append(" ")
-            alt_parts.append(" ")
             pos += 1
         segments.append(Segment(label, pos, pos + len(norm.text), norm))
         parts.append(norm.text)
-        alt_parts.append(norm.alternative or norm.text)
-        has_alt = has_alt or norm.alternative is not None
+        ambiguous.extend((pos + i, reading) for i, reading in norm.ambiguous)
         pos += len(norm.text)
     if not segments:  # only blank strings: keep an empty document for the field
         norm = normalize("")
         segments.append(Segment(strings[0][0] if strings else name, 0, 0, norm))
-    text = "".join(parts)
-    return Document(name, text, "".join(alt_parts) if has_alt else None, segments)
+    return Document(name, "".join(parts), ambiguous, segments)

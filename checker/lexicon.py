@@ -9,6 +9,7 @@ language or a slang word by editing the lexicon alone.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ class Pattern:
     error: str | None = None
 
 
+_SQUEEZE = re.compile(r"([^\W\d_])\1+")
 MIN_FUZZY = 6  # letters: shorter terms have too many neighbours
 MIN_COMPOUND = 4  # letters: shorter terms hide in too many words
 MIN_RUN_TOGETHER = 4  # letters: inside hashtags and URL words
@@ -141,7 +143,8 @@ def _expand(item: str | dict, lang: str, entry: Entry, language: Language | None
 
     out = [term(key)]
     if kind == "word" and " " in key:
-        out.append(term(key.replace(" ", ""), joined=True))
+        # Joined, the words may meet on a doubled letter: "fur rug" -> "furug".
+        out.append(term(_SQUEEZE.sub(r"\1", key.replace(" ", "")), joined=True))
     if (
         kind == "word"
         and language is not None

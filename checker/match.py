@@ -11,14 +11,17 @@ needed to see it.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import ahocorasick
 
 from .document import Document
 from .lexicon import MIN_FUZZY, MIN_RUN_TOGETHER, Entry, Language, Pattern, Term
+from .normalize import _confusables
 
 # How a hit was matched, beyond the normaliser's steps (bits above normalize's).
 INFLECTION = 1 << 16
@@ -43,6 +46,7 @@ NEGATION_LIST = "negation"
 NEGATION_WINDOW = 3  # tokens: "not", "no es pasta ni acetato"
 _CLAUSE_BREAK = re.compile(r"[.!?;:,\n\r–—|•()\[\]{}。，！？；：、]")
 _GENERIC_SUFFIXES = ("s", "es", "en", "er", "et", "n", "e", "a", "i")
+_SQUEEZE = re.compile(r"([^\W\d_])\1+")
 PATTERN_TIMEOUT = 0.05  # seconds per pattern and field
 
 
@@ -104,13 +108,15 @@ class Matcher:
     # -- misspellings ---------------------------------------------------------
     def _build_fuzzy(self, terms: list[Term]) -> None:
         """A deletion index (SymSpell) over the words of fuzzy terms."""
-        self.vocabulary: dict[str, set[str]] = {}
+        # word -> the concepts it names; a misspelling that could be two
+        # words of one concept ("elepant": elephant, elefant) is still clear.
+        self.vocabulary: dict[str, set[Entry]] = {}
         for t in terms:
             if not t.fuzzy or t.kind != "word" or t.joined:
                 continue
             for word in t.key.split(" "):
                 if len(word) >= MIN_FUZZY and word.isalpha():
-                    self.vocabulary.setdefault(word, set()).add(t.lang or "")
+                    self.vocabulary.setdefault(word, set()).add(t.entry)
         self.deletes: dict[str, set[str]] = {}
         for word in self.vocabulary:
             for i in range(len(word)):
@@ -151,22 +157,20 @@ class Matcher:
             if found:
                 break
         found.discard(word)
-        if len(found) != 1:
+        if not found:
             return None
-        (fixed,) = found
-        return fixed
+        concepts = {frozenset(self.vocabulary[f[: len(f) - len(suffix)]]) for f in found}
+        if len(concepts) != 1:
+            return None
+        return min(found)
 
     # -- scanning -------------------------------------------------------------
     def find(self, doc: Document) -> list[Hit]:
         hits = self._scan(doc.text, doc, None)
-        if doc.alternative is not None:
-            hits += self._scan(doc.alternative, doc, None)
         corrected = self._corrections(doc)
         if corrected is not None:
             text, mapper = corrected
-            for h in self._scan(text, doc, mapper):
-                h.how |= MISSPELLING
-                hits.append(h)
+            hits += self._scan(text, doc, mapper)
         for pat in self.patterns:
             try:
                 for m in pat.regex.finditer(doc.text, timeout=PATTERN_TIMEOUT):
@@ -174,63 +178,92 @@ class Matcher:
                         hits.append(Hit(doc, m.start(), m.end(), pat.entry, None, None, PATTERN))
             except TimeoutError:
                 continue  # a slow pattern finds nothing rather than stall the check
+        hits = _anchor_run_together(hits)
         hits = _dedupe(hits)
         hits = _apply_shields(hits)
         _mark_negated(hits)
         return hits
 
+    def _ones_as_ells(self, doc: Document) -> dict[tuple[int, int], str]:
+        """Words where a leet "1" must be read as "l" to make a term's word.
+
+        The folded text reads every leet "1" as "i"; "s1ow" and "ba1m" need
+        "l". Each word's combinations of i and l are tried against the words
+        terms are written with (inflected forms included).
+        """
+        fixes: dict[tuple[int, int], str] = {}
+        if not doc.ambiguous:
+            return fixes
+        by_word: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        for pos, reading in doc.ambiguous:
+            start = doc.text.rfind(" ", 0, pos) + 1
+            end = doc.text.find(" ", pos)
+            by_word.setdefault((start, end if end >= 0 else len(doc.text)), []).append((pos, reading))
+        for (start, end), positions in by_word.items():
+            positions = positions[:4]
+            for mask in range(1, 1 << len(positions)):
+                word = list(doc.text[start:end])
+                for k, (pos, reading) in enumerate(positions):
+                    if mask >> k & 1:
+                        word[pos - start] = reading
+                candidate = _SQUEEZE.sub(r"\1", "".join(word))
+                if self._is_term_word(candidate):
+                    fixes[(start, end)] = candidate
+                    break
+        return fixes
+
+    def _is_term_word(self, word: str) -> bool:
+        return word in self.known or any(word.endswith(s) and word[: -len(s)] in self.known for s in _GENERIC_SUFFIXES)
+
     def _corrections(self, doc: Document):
+        """The text with misspelt words and leet "1"-for-"l" words read right,
+        and a mapper from its positions back to the document's."""
         text = doc.text
+        ells = self._ones_as_ells(doc)
         edits = []
         pos = 0
         for word in text.split(" "):
-            fixed = self._correct(word) if len(word) >= MIN_FUZZY - 1 else None
-            if fixed:
-                edits.append((pos, pos + len(word), fixed))
+            span = (pos, pos + len(word))
+            if span in ells:
+                edits.append((*span, ells[span], 0))
+            else:
+                fixed = self._correct(word) if len(word) >= MIN_FUZZY - 1 else None
+                if fixed:
+                    edits.append((*span, fixed, MISSPELLING))
             pos += len(word) + 1
         if not edits:
             return None
         parts = []
-        anchors = []  # (corrected start, corrected end, doc start, doc end)
+        anchors = []  # (corrected start, corrected end, doc start, doc end, flag)
         last = 0
         cpos = 0
-        for a, b, fixed in edits:
+        for a, b, fixed, flag in edits:
             parts.append(text[last:a])
             cpos += a - last
-            anchors.append((cpos, cpos + len(fixed), a, b))
+            anchors.append((cpos, cpos + len(fixed), a, b, flag))
             parts.append(fixed)
             cpos += len(fixed)
             last = b
         parts.append(text[last:])
         corrected = "".join(parts)
 
-        def mapper(cstart: int, cend: int) -> tuple[int, int] | None:
-            """Doc span for a corrected span; None unless it touches a correction."""
-            touched = False
-            delta_before = 0
-            start = end = None
-            for ca, cb, da, db in anchors:
-                if cstart >= cb:
-                    delta_before = db - cb
-                    continue
-                if cstart >= ca:
-                    start, touched = da, True
-                break
-            if start is None:
-                start = cstart + delta_before
-            delta_before = 0
-            for ca, cb, _da, db in anchors:
-                if cend > cb:
-                    delta_before = db - cb
-                    if cstart < cb:
-                        touched = True
-                    continue
-                if cend > ca:
-                    end, touched = db, True
-                break
-            if end is None:
-                end = cend + delta_before
-            return (start, end) if touched else None
+        def mapper(cstart: int, cend: int) -> tuple[int, int, int] | None:
+            """Doc span and flags for a corrected span; None unless it touches a correction."""
+            touched = [anc for anc in anchors if anc[0] < cend and cstart < anc[1]]
+            if not touched:
+                return None
+            shift_start = shift_end = 0
+            for _ca, cb, _da, db, _ in anchors:
+                if cb <= cstart:
+                    shift_start = db - cb
+                if cb <= cend:
+                    shift_end = db - cb
+            start = next((da for ca, cb, da, db, _ in touched if ca <= cstart), cstart + shift_start)
+            end = next((db for ca, cb, da, db, _ in reversed(touched) if cend <= cb), cend + shift_end)
+            flags = 0
+            for *_, flag in touched:
+                flags |= flag
+            return start, end, flags
 
         return corrected, mapper
 
@@ -238,16 +271,16 @@ class Matcher:
         hits = []
         for last, (length, terms) in self.automaton.iter(text):
             start, end = last - length + 1, last + 1
-            span = (start, end) if mapper is None else mapper(start, end)
+            span = (start, end, 0) if mapper is None else mapper(start, end)
             if span is None:
                 continue
             for term in terms:
                 how = self._accept(text, start, end, term, doc, span[0])
                 if how is None:
                     continue
-                if term.strict_accents and not _accents_match(doc, span, term.strict_accents):
+                if term.strict_accents and not _accents_match(doc, span[:2], term.strict_accents):
                     continue
-                hits.append(Hit(doc, span[0], span[1], term.entry, term, term.lang, how))
+                hits.append(Hit(doc, span[0], span[1], term.entry, term, term.lang, how | span[2]))
         return hits
 
     def _accept(self, text: str, start: int, end: int, term: Term, doc: Document, doc_start: int) -> int | None:
@@ -270,7 +303,9 @@ class Matcher:
         lang = self.languages.get(term.lang or "")
         if lang is not None and not prefix:
             endings = lang.stem_suffixes if term.stem else lang.suffixes
-            if tail in endings:
+            # An ending that starts with the term's last letter lost that letter
+            # to squeezing: "klo" + "or" reads "klor".
+            if tail in endings or (tail and term.key[-1] + tail in endings):
                 return how | INFLECTION
         if term.stem:
             return None
@@ -283,6 +318,52 @@ class Matcher:
             if prefix_ok and tail_ok and whole not in lang.common:
                 return how | COMPOUND
         return None
+
+
+def _anchor_run_together(hits: list[Hit]) -> list[Hit]:
+    """Keep a term found inside a run-together word only if the word splits there.
+
+    "#driedseahorse" holds "seahorse" at its end; "delivery" holds "liver"
+    in its middle, touching nothing. A hit counts if it starts or ends the
+    word (an inflection ending may follow) or touches a hit that counts, and
+    is not inside a longer one ("horse" in "seahorse").
+    """
+    loose = [h for h in hits if h.how & RUN_TOGETHER]
+    if not loose:
+        return hits
+    firm = [h for h in hits if not h.how & RUN_TOGETHER]
+    kept: list[Hit] = []
+    pending = []
+    for h in loose:
+        text = h.doc.text
+        word_start = text.rfind(" ", 0, h.start) + 1
+        word_end = text.find(" ", h.end)
+        word_end = len(text) if word_end < 0 else word_end
+        if h.start == word_start or h.end == word_end or text[h.end : word_end] in _GENERIC_SUFFIXES:
+            kept.append(h)
+        else:
+            pending.append(h)
+    grew = True
+    while pending and grew:
+        grew = False
+        for h in list(pending):
+            if any(k.doc is h.doc and (k.end == h.start or k.start == h.end) for k in kept + firm):
+                kept.append(h)
+                pending.remove(h)
+                grew = True
+    kept = [
+        h
+        for h in kept
+        if not any(
+            o is not h
+            and o.doc is h.doc
+            and o.start <= h.start
+            and h.end <= o.end
+            and (o.end - o.start) > (h.end - h.start)
+            for o in kept
+        )
+    ]
+    return firm + kept
 
 
 def _within_one(a: str, b: str) -> bool:
@@ -299,8 +380,22 @@ def _within_one(a: str, b: str) -> bool:
 
 
 def _accents_match(doc: Document, span: tuple[int, int], wanted: str) -> bool:
-    written = " ".join(p.text for p in doc.pieces(*span))
-    return unicodedata.normalize("NFC", written).casefold() == wanted
+    """Whether the advertiser wrote the term's accents (disguises aside)."""
+    written = "".join(p.text for p in doc.pieces(*span))
+    want = accent_form(wanted)
+    return accent_form(written.replace("1", "i")) == want or accent_form(written.replace("1", "l")) == want
+
+
+_REPEATS = re.compile(r"(.)\1+")
+_LEET_LETTERS = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+
+
+def accent_form(text: str) -> str:
+    """Letters only, accents kept: undo URL escapes, entities, look-alikes, stretching."""
+    text = unicodedata.normalize("NFC", html.unescape(unquote(text))).casefold()
+    table = _confusables()
+    text = "".join(table.get(c, _LEET_LETTERS.get(c, c)) for c in text)
+    return _REPEATS.sub(r"\1", "".join(c for c in text if c.isalpha()))
 
 
 def _dedupe(hits: list[Hit]) -> list[Hit]:

@@ -28,6 +28,8 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import regex
+
 # --- transform flags --------------------------------------------------------
 COMPAT = 1 << 0  # NFKC: fullwidth, mathematical letters, ligatures
 INVISIBLE = 1 << 1  # zero-width, soft hyphen, bidi controls, variation selectors
@@ -78,9 +80,9 @@ class Normalized:
     # Folded-text ranges where a term may match inside a word: hashtags and
     # URL parts that run words together ("#driedseahorse").
     run_together: list[tuple[int, int]] = field(default_factory=list)
-    # The same text with ambiguous leet "1" read as "l" instead of "i";
-    # None when the text has no such character. Same length as `text`.
-    alternative: str | None = None
+    # Folded positions holding a leet "1" (read as "i"), with what they say
+    # if the "1" is an "l": "s1ow" -> (1, "l"); "p4ngo1in" -> (5, "li").
+    ambiguous: list[tuple[int, str]] = field(default_factory=list)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) for folded [start, end)."""
@@ -168,13 +170,18 @@ def _confusables() -> dict[str, str]:
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     table: dict[str, str] = {}
-    for target, lookalikes in data.items():
-        if not (len(target) == 1 and target.isascii() and target.isalpha()):
-            continue
-        for entry in lookalikes:
+    # TR39 lists a character under several letters; "l" is the prototype of
+    # the vertical strokes (ӏ, ǀ, ∣), so it is read last and wins.
+    targets = sorted((t for t in data if len(t) == 1 and t.isascii() and t.isalpha()), key=lambda t: t == "l")
+    for target in targets:
+        for entry in data[target]:
             c = entry["c"].strip("\u200e\u200f")
-            if len(c) == 1 and not c.isascii() and c not in table:
+            if len(c) == 1 and not c.isascii() and (c not in table or target == "l"):
                 table[c] = target.lower()
+    # The packaged data files the vertical strokes under "i"; TR39 itself
+    # maps them to "l", which is what they imitate in a word ("pӏush").
+    for c in "ӏӀǀ׀∣":
+        table[c] = "l"
     # Folding happens after case folding, so the lower-case forms count too.
     for c, target in list(table.items()):
         low = c.casefold()
@@ -190,6 +197,9 @@ def _fold_char(ch: str) -> tuple[str, int]:
         return _EXTRA_FOLDS[ch], DIACRITICS
     decomposed = unicodedata.normalize("NFD", ch)
     if len(decomposed) == 1:
+        if not ch.isascii() and _script(ch) == "LATIN" and ch in _confusables():
+            # A Latin letter that only imitates another (ʀ, ɑ, ı) is always a disguise.
+            return _confusables()[ch], HOMOGLYPH
         return ch, 0
     base = decomposed[0]
     if _script(base) in _LATINISH or base.isascii():
@@ -212,7 +222,8 @@ def _build_fast_table() -> dict[int, str]:
                 if len(low) != 1:
                     continue
                 folded, _ = _fold_char(low)
-                if len(folded) != 1:
+                # Only letters that stay Latin: others (µ is Greek mu) go the slow way.
+                if len(folded) != 1 or not (folded.isascii() or _script(folded) == "LATIN"):
                     continue
                 table[o] = folded
             elif (cat == "Nd" and ch.isascii()) or cat == "Sc":
@@ -373,7 +384,7 @@ def _urls(buf: _Buf, whole_is_url: bool) -> None:
 
 
 _HASHTAG = re.compile(r"#([^\W_][\w]*)")
-_CAMEL = re.compile(r"(?<=[a-zà-öø-ÿ])(?=[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ])")
+_CAMEL = regex.compile(r"(?<=\p{Ll}\p{M}*)(?=\p{Lu}\p{Ll})")
 
 
 def _hashtags_and_camel_case(buf: _Buf) -> None:
@@ -422,6 +433,8 @@ def _separators(buf: _Buf) -> None:
         letters = [(i, c) for i, c in enumerate(chunk, m.start()) if c.isalnum()]
         if len(letters) < 3 or all(c.isdigit() for _, c in letters):
             continue
+        if any(_is_scriptio_continua(c) or is_thai(c) for _, c in letters):
+            continue  # CJK characters are tokens of their own anyway
         if not any(c.isalpha() for _, c in letters):
             continue
         # Drop every separator between the letters.
@@ -438,10 +451,10 @@ _LEET_WORD = re.compile(r"[\w@$!|]*[0-9@$!|][\w@$!|]*")
 _UNITS = (
     "g|kg|mg|ml|cl|dl|l|cm|mm|m|km|oz|lb|lbs|pcs|pc|x|st|nd|rd|th|k|tr|trieu|jt|rb|h|hr|hrs|"
     "am|pm|yo|mo|mos|wk|wks|yr|yrs|s|d|gb|mb|tb|p|ct|kt|w|kw|v|mah|min|sec|cc|in|ft|yd|mi|"
-    "mph|hp|t|dpi|fps|hz|khz|mhz|ghz|mp|e|er|ies|ish|eme|er|a|o|ste|de|te"
+    "mph|hp|t|dpi|fps|hz|khz|mhz|ghz|mp|e|er|eme|a|o|ste|de|te"
 )
 _NUMBER_UNIT = re.compile(
-    rf"[0-9]+(?:[.,][0-9]+)?(?:{_UNITS})?|[a-z]{{1,3}}\$?[0-9]+(?:[.,][0-9]+)?(?:{_UNITS})?",
+    rf"[0-9]+(?:[.,][0-9]+)?(?:{_UNITS})?|(?:us|au|a|c|nz|hk|s|r|nt|rm|rp|sg|mx)\$?[0-9]+(?:[.,][0-9]+)?",
     re.IGNORECASE,
 )
 
@@ -461,11 +474,13 @@ def _leet(buf: _Buf) -> bool:
         if sum(c.isalpha() for c in word) < 2 or _NUMBER_UNIT.fullmatch(word):
             continue
         last = len(word) - 1
-        cands = [
+        cands = [i for i, c in enumerate(word) if c in "013457@"]
+        mapped = [_LEET_MAP[c] if i in cands else c for i, c in enumerate(word)]
+        # "!", "$" and "|" count only between letters (once digits are read).
+        cands += [
             i
             for i, c in enumerate(word)
-            if c in _LEET_MAP
-            and (c in "0134579@" or (0 < i < last and word[i - 1].isalpha() and word[i + 1].isalpha()))
+            if c in "!$|" and 0 < i < last and mapped[i - 1].isalpha() and mapped[i + 1].isalpha()
         ]
         if not cands:
             continue
@@ -490,7 +505,7 @@ def _fold_fast(buf: _Buf) -> None:
     buf.s = folded
 
 
-def _fold_slow(buf: _Buf, latin_majority: bool) -> None:
+def _fold_slow(buf: _Buf) -> None:
     """Character by character: NFKC, invisibles, marks, look-alikes, CJK, emoji."""
     s, st, en, fl = buf.s, buf.starts, buf.ends, buf.flags
     out_s: list[str] = []
@@ -517,9 +532,12 @@ def _fold_slow(buf: _Buf, latin_majority: bool) -> None:
             prev = out_s[-1] if out_s else " "
             if prev != " " and (prev.isascii() or _script(prev) in _LATINISH or marks_on_base > 3):
                 # An accent (or Zalgo noise) on a Latin-like letter: drop it,
-                # but let the letter's span cover it.
+                # but let the letter's span cover it. A mark that composes with
+                # the letter is an accent; one that does not (a stroke
+                # overlay) or a pile of them is noise.
+                accent = marks_on_base <= 2 and len(unicodedata.normalize("NFC", prev + ch)) == 1
                 out_en[-1] = b
-                out_fl[-1] |= DIACRITICS if marks_on_base <= 2 else NOISE_MARKS
+                out_fl[-1] |= DIACRITICS if accent else NOISE_MARKS
                 continue
             if prev != " ":
                 composed = unicodedata.normalize("NFC", prev + ch)
@@ -549,14 +567,14 @@ def _fold_slow(buf: _Buf, latin_majority: bool) -> None:
                 out_s.append(c_fast)
                 if c in _ACCENTED:
                     f |= DIACRITICS
+            elif c_cat in ("Mn", "Me", "Mc"):
+                continue  # a mark NFKC split off a symbol (゛, 𝅗𝅥): nothing to read
             elif _is_scriptio_continua(c) or _is_emoji(c) or c_cat == "So":
                 # A token of its own: spaces around it.
                 out_s.extend((" ", c, " "))
                 out_st.extend((a, a))
                 out_en.extend((b, b))
                 out_fl.extend((f, f))
-            elif c_cat in ("Mn", "Me"):
-                continue
             elif c.isalpha() or c.isdigit():
                 folded, extra = _fold_char(c)
                 out_s.append(folded)
@@ -572,35 +590,40 @@ def _fold_slow(buf: _Buf, latin_majority: bool) -> None:
     buf.s = "".join(out_s)
     buf.starts, buf.ends, buf.flags = out_st, out_en, out_fl
     buf.run_together = [(newpos[a], newpos[b]) for a, b in buf.run_together]
-    _fold_lookalikes(buf, _confusables(), latin_majority)
+    _fold_lookalikes(buf)
 
 
 _NON_ASCII_WORD = re.compile(r"[^\W\d_]*[^\x00-\x7f][^\W\d_]*")
 
 
-def _fold_lookalikes(buf: _Buf, table: dict[str, str], latin_majority: bool) -> None:
+def _fold_lookalikes(buf: _Buf) -> None:
     """Fold Cyrillic/Greek look-alikes inside words that mix them with Latin.
 
     A word wholly in another script is genuine text and is left alone, unless
-    the surrounding text is mostly Latin and every letter of the word has a
-    Latin twin (a whole-word disguise in an otherwise Latin ad).
+    the text around it is mostly Latin and every letter of the word has a
+    Latin twin (a whole-word disguise in an otherwise Latin ad). Mixed words
+    are folded first, so they count as Latin when the majority is taken.
     """
-    s = buf.s
-    edits = []
-    for m in _NON_ASCII_WORD.finditer(s):
-        word = m.group()
-        if not any(c in table for c in word):
-            continue
-        mixed = any(c.isascii() for c in word)
-        disguised = latin_majority and all(c in table or c.isascii() for c in word)
-        if not (mixed or disguised):
-            continue
-        repl = "".join(table.get(c, c) for c in word)
-        edits.append((m.start(), m.end(), repl, 0, True))
-        for i, c in enumerate(word, m.start()):
-            if c in table:
-                buf.flags[i] |= HOMOGLYPH
-    buf.apply(edits)
+    table = _confusables()
+    for whole_words in (False, True):
+        if whole_words and not _latin_majority(buf.s):
+            return
+        s = buf.s
+        edits = []
+        for m in _NON_ASCII_WORD.finditer(s):
+            word = m.group()
+            if not any(c in table for c in word):
+                continue
+            mixed = any(c.isascii() for c in word)
+            if mixed == whole_words:
+                continue
+            if whole_words and not all(c in table or c.isascii() for c in word):
+                continue
+            edits.append((m.start(), m.end(), "".join(table.get(c, c) for c in word), 0, True))
+            for i, c in enumerate(word, m.start()):
+                if c in table:
+                    buf.flags[i] |= HOMOGLYPH
+        buf.apply(edits)
 
 
 _REPEAT = re.compile(r"([^\W\d_])\1+")
@@ -636,6 +659,27 @@ def _collapse_spaces(buf: _Buf) -> None:
     buf.apply(edits)
 
 
+_STRAY_MARKS = regex.compile(r"(?<=[a-z0-9])\p{M}+")
+_SINGLES = re.compile(r"(?<![^\W_])[^\W_](?: [^\W_]){2,}(?![^\W_])")
+
+
+def _join_single_letters(buf: _Buf) -> None:
+    """Letters left standing one by one after folding ("a.b c.d") become a word.
+
+    The separator step joins runs with one consistent separator; this catches
+    the rest, so folding folded text changes nothing.
+    """
+    s = buf.s
+    edits = []
+    for m in _SINGLES.finditer(s):
+        chars = m.group()[::2]
+        if chars.isdigit() or any(_is_scriptio_continua(c) or is_thai(c) or not c.isalnum() for c in chars):
+            continue
+        for i in range(m.start() + 1, m.end(), 2):
+            edits.append((i, i + 1, "", SEPARATORS, False))
+    buf.apply(edits)
+
+
 def _latin_majority(text: str) -> bool:
     latin = other = 0
     for c in text:
@@ -666,20 +710,28 @@ def normalize(text: str, *, is_url: bool = False) -> Normalized:
     if fast and _NOT_FAST.search(buf.s) is None:
         _fold_fast(buf)
     else:
-        _fold_slow(buf, _latin_majority(buf.s))
-    _squeeze(buf)
+        _fold_slow(buf)
     _collapse_spaces(buf)
-    alternative = None
+    # Folding can leave what the earlier steps look for (letters standing
+    # one by one, a digit next to letters); a second look makes folding
+    # idempotent: folded text folds to itself.
+    _squeeze(buf)
+    _join_single_letters(buf)
+    if any(c in buf.s for c in "0123457@$"):
+        ambiguous = _leet(buf) or ambiguous
+    if not buf.s.isascii():
+        _fold_lookalikes(buf)
+        # A mark left on a letter that turned Latin ("〇̀" -> "ò") goes too.
+        buf.apply([(m.start(), m.end(), "", NOISE_MARKS, False) for m in _STRAY_MARKS.finditer(buf.s)])
+    _squeeze(buf)
+    ones = []
     if ambiguous:
-        chars = list(buf.s)
-        changed = False
         for i, f in enumerate(buf.flags):
-            if f & LEET and text[buf.starts[i] : buf.ends[i]] == "1":
-                chars[i] = "l"
-                changed = True
-        alternative = "".join(chars) if changed else None
+            written = text[buf.starts[i] : buf.ends[i]]
+            if f & LEET and "1" in written:
+                ones.append((i, "".join(c for c in written.lower().replace("1", "l") if c.isalpha())))
     run_together = sorted((a, b) for a, b in buf.run_together if a < b)
-    return Normalized(buf.s, buf.starts, buf.ends, buf.flags, text, run_together, alternative)
+    return Normalized(buf.s, buf.starts, buf.ends, buf.flags, text, run_together, ones)
 
 
 def _strip_invisible_and_compat(buf: _Buf) -> None:
@@ -698,8 +750,8 @@ def _strip_invisible_and_compat(buf: _Buf) -> None:
         if ch.isascii():
             continue
         compat = unicodedata.normalize("NFKC", ch)
-        if compat != ch and len(compat) == 1 and (compat.isalnum() or compat in "@$!|"):
-            edits.append((i, i + 1, compat, COMPAT, True))
+        if compat != ch and (compat.isalnum() or compat in "@$!|"):
+            edits.append((i, i + 1, compat, COMPAT, len(compat) == 1))
     for p in pending_at:
         if p < len(s):
             fl[p] |= INVISIBLE
