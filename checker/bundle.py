@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from .conditions import ConditionError, Evaluator, compile_condition
 from .errors import PolicyError
-from .lexicon import Language, Pattern, Term, compile_terms
+from .lexicon import Language, Pattern, Term, compile_terms, doubles_form
 from .match import Matcher
 from .normalize import _FAST_TABLE, _NOT_FAST, fold_term
 from .submission import SubmissionValidator
@@ -45,6 +46,7 @@ class Rule:
     title: dict[str, str]
     message: dict[str, str]
     advice: dict[str, str]
+    tips: tuple[dict, ...]
     when: Evaluator
     examples: dict
     source: dict  # the rule's JSON, for tools and the review trace
@@ -237,10 +239,23 @@ def _load_schemas(root: Path, problems: _Problems) -> dict[str, dict]:
 def _validate(data, schema: dict, path: Path, problems: _Problems) -> bool:
     if data is None:
         return False
+    if _fast_validator(schema).is_valid(data):
+        return True  # the usual case, checked in Rust; the slow path explains failures
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
     for err in errors:
         problems.add(path, err.json_path, _schema_message(err))
     return not errors
+
+
+_FAST: dict[int, object] = {}
+
+
+def _fast_validator(schema: dict):
+    """jsonschema-rs validates the megabytes of lexicon data in milliseconds."""
+    key = id(schema)
+    if key not in _FAST:
+        _FAST[key] = jsonschema_rs.validator_for(schema)
+    return _FAST[key]
 
 
 def _schema_message(err) -> str:
@@ -258,13 +273,13 @@ def _languages(root: Path, data: dict, file: Path, problems: _Problems) -> dict[
     out = {}
     for code, spec in data["languages"].items():
         common: list[str] = []
+        doubled: set[str] = set()
         if "common_words" in spec:
             wf = root / spec["common_words"]
             try:
-                for line in wf.read_text(encoding="utf-8").splitlines():
-                    word = line.strip()
-                    if word and not word.startswith("#"):
-                        common.append(_fold_word(word))
+                words = [w.strip() for w in wf.read_text(encoding="utf-8").splitlines()]
+                words = [w for w in words if w and not w.startswith("#")]
+                common, doubled = _fold_words(words)
             except OSError as e:
                 problems.add(
                     file, f"$.languages.{code}.common_words", f"cannot read {spec['common_words']}: {e.strerror}"
@@ -276,11 +291,36 @@ def _languages(root: Path, data: dict, file: Path, problems: _Problems) -> dict[
             compounds=spec.get("compounds", False),
             common=frozenset(common),
             top=frozenset(common[:TOO_COMMON]),
+            doubled=frozenset(doubled),
         )
     return out
 
 
 _SQUEEZE = re.compile(r"([^\W\d_])\1+")
+_DOUBLE = re.compile(r"([^\W\d_])\1")
+
+
+def _fold_words(words: list[str]) -> tuple[list[str], set[str]]:
+    """Fold tens of thousands of plain words at once (in their order); also
+    their doubled-letter forms."""
+    plain = [i for i, w in enumerate(words) if _NOT_FAST.search(w) is None]
+    # NUL is no character of a word and the table leaves it alone: a safe joint.
+    joined = "\0".join(words[i] for i in plain).translate(_FAST_TABLE)
+    kept = joined.split("\0") if plain else []
+    # A letter run never crosses a NUL, so one pass squeezes every word.
+    squeezed = _SQUEEZE.sub(r"\1", joined).split("\0") if plain else []
+    folded = [""] * len(words)
+    doubled: set[str] = set()
+    for i, k, sq in zip(plain, kept, squeezed, strict=True):
+        folded[i] = sq if " " not in sq else " ".join(sq.split())
+        if sq != k:  # squeezing changed it: it has doubled letters
+            doubled.add(k.replace(" ", ""))
+    for i, w in enumerate(words):
+        if not folded[i]:
+            folded[i] = fold_term(w)
+            if _DOUBLE.search(w):
+                doubled.add(doubles_form(w).replace(" ", ""))
+    return folded, doubled
 
 
 def _fold_word(word: str) -> str:
@@ -311,8 +351,8 @@ def _check_lexicons(lexicons: list[dict], languages: dict[str, Language], proble
 
 def _check_terms(terms: list[Term], languages: dict[str, Language], files: dict[str, str], problems: _Problems) -> None:
     for t in terms:
-        if t.joined or t.stem or t.allow_common:
-            continue
+        if t.joined or t.stem or t.allow_common or t.strict_accents or t.doubles:
+            continue  # matched only as written: no collision with the frequent word
         file = files.get(t.entry.lexicon, t.entry.lexicon)
         where = f"entry {t.entry.concept!r}, term {t.text!r}"
         lang = languages.get(t.lang or "")
@@ -392,6 +432,7 @@ def _compile_policies(raw: list[tuple[Path, dict]], known_lists: set[str], probl
                     title=r["title"],
                     message=r["message"],
                     advice=r["advice"],
+                    tips=tuple(r.get("tips", ())),
                     when=when,
                     examples=r["examples"],
                     source=r,

@@ -8,6 +8,7 @@ schema lists the same kinds; a test keeps the two in step.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,10 +20,33 @@ class Context:
     hits: list[Hit]
     submission: dict
     fields: frozenset[str] | None = None  # None: every field
+    # Positions of the hits of each list, built on first use and shared by
+    # narrowed contexts: every `terms` condition reads it.
+    _by_list: dict[str, list[int]] | None = None
 
     def within(self, fields: frozenset[str]) -> Context:
         narrowed = fields if self.fields is None else self.fields & fields
-        return Context(self.hits, self.submission, narrowed)
+        return Context(self.hits, self.submission, narrowed, self._index())
+
+    def everywhere(self) -> Context:
+        return Context(self.hits, self.submission, None, self._index())
+
+    def listed(self, lists: frozenset[str]) -> list[Hit]:
+        """Hits in any of `lists`, in the order they were found."""
+        index = self._index()
+        found = [index[name] for name in lists if name in index]
+        if not found:
+            return []
+        positions = found[0] if len(found) == 1 else sorted(set().union(*found))
+        return [self.hits[i] for i in positions]
+
+    def _index(self) -> dict[str, list[int]]:
+        if self._by_list is None:
+            self._by_list = {}
+            for i, h in enumerate(self.hits):
+                for name in h.lists:
+                    self._by_list.setdefault(name, []).append(i)
+        return self._by_list
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,21 +86,23 @@ def _union(outcomes) -> tuple[Hit, ...]:
 
 # -- kinds ----------------------------------------------------------------------
 def terms(node: dict, known: set[str], path: str) -> Evaluator:
-    """Hits of any of the named lists (negated hits only if asked for)."""
+    """Hits of any of the named lists (negated hits only if asked for; at least
+    `min` different words if given)."""
     lists = frozenset(node["terms"])
     missing = sorted(lists - known)
     if missing:
         raise ConditionError(f"{path}: unknown term list(s) {', '.join(missing)}")
     include_negated = node.get("include_negated", False)
+    need = node.get("min", 1)  # different words: two different hints, not one said twice
 
     def run(ctx: Context) -> Outcome:
         found = tuple(
             h
-            for h in ctx.hits
-            if h.lists & lists
-            and (include_negated or not h.negated)
-            and (ctx.fields is None or h.doc.field in ctx.fields)
+            for h in ctx.listed(lists)
+            if (include_negated or not h.negated) and (ctx.fields is None or h.doc.field in ctx.fields)
         )
+        if need > 1 and len({h.doc.text[h.start : h.end] for h in found}) < need:
+            return NO
         return Outcome(bool(found), found)
 
     return run
@@ -140,20 +166,45 @@ def near(node: dict, known: set[str], path: str) -> Evaluator:
         if not (a.matched and b.matched):
             return NO
         found = {}
+        index = _TokenIndex(b.hits)
         for x in a.hits:
-            for y in b.hits:
-                if x is y:
+            for y in index.around(x, within):
+                if x is y or (ordered and x.start > y.start):
                     continue
                 d = x.distance(y)
                 if d is None or d > within:
-                    continue
-                if ordered and x.start > y.start:
                     continue
                 found[id(x)] = x
                 found[id(y)] = y
         return Outcome(True, tuple(found.values())) if found else NO
 
     return run
+
+
+class _TokenIndex:
+    """Hits per field, sorted by token: the neighbours of a hit are found by
+    bisection, so a long transcript full of hits costs n log n, not n²."""
+
+    def __init__(self, hits: tuple[Hit, ...]):
+        self.by_doc: dict[int, tuple[list[int], list[Hit]]] = {}
+        groups: dict[int, list[Hit]] = {}
+        for h in hits:
+            groups.setdefault(id(h.doc), []).append(h)
+        for key, hs in groups.items():
+            hs.sort(key=lambda h: h.tok_start)
+            self.by_doc[key] = ([h.tok_start for h in hs], hs)
+
+    def around(self, x: Hit, within: int) -> list[Hit]:
+        entry = self.by_doc.get(id(x.doc))
+        if entry is None:
+            return []
+        starts, hs = entry
+        lo = bisect_left(starts, x.tok_start - within - _LONGEST_TERM)
+        hi = bisect_right(starts, x.tok_end + within)
+        return hs[lo:hi]
+
+
+_LONGEST_TERM = 12  # tokens: a hit that starts this far before x may still end within reach
 
 
 def fields(node: dict, known: set[str], path: str) -> Evaluator:
@@ -180,12 +231,17 @@ def unless(node: dict, known: set[str], path: str) -> Evaluator:
         if not out.matched:
             return NO
         # Benign contexts are looked for in every field.
-        b = benign(Context(ctx.hits, ctx.submission))
+        b = benign(ctx.everywhere())
         if not b.matched:
             return out
         if within is None:
             return NO
-        kept = tuple(h for h in out.hits if not any((d := h.distance(x)) is not None and d <= within for x in b.hits))
+        index = _TokenIndex(b.hits)
+        kept = tuple(
+            h
+            for h in out.hits
+            if not any((d := h.distance(x)) is not None and d <= within for x in index.around(h, within))
+        )
         return Outcome(True, kept) if kept else NO
 
     return run

@@ -39,7 +39,7 @@ class Segment:
 class Document:
     field: str
     text: str  # folded
-    ambiguous: list[tuple[int, str]]  # positions of a leet "1" and their "l" reading
+    ambiguous: list[tuple[int, tuple[str, ...]]]  # positions the matcher may read otherwise
     segments: list[Segment]
     _space_index: list[int] | None = field(default=None, repr=False)
 
@@ -89,6 +89,9 @@ class Document:
         return seg.norm.in_run_together(pos - seg.begin)
 
 
+RIGHT_TO_LEFT_OVERRIDE = "\u202e"
+
+
 def build_documents(submission: dict) -> list[Document]:
     """Fold every text field of a (validated) submission."""
     docs = []
@@ -106,10 +109,15 @@ def build_documents(submission: dict) -> list[Document]:
 def _join(name: str, strings: list[tuple[str, str]], is_url: bool = False) -> Document:
     segments = []
     parts: list[str] = []
-    ambiguous: list[tuple[int, str]] = []
+    ambiguous: list[tuple[int, tuple[str, ...]]] = []
     pos = 0
+    readings = []
     for label, value in strings:
-        norm = normalize(value, is_url=is_url)
+        readings.append((label, normalize(value, is_url=is_url)))
+        if RIGHT_TO_LEFT_OVERRIDE in value:
+            # Shown reversed, stored in order: a word may hide in either.
+            readings.append((label, normalize(value, is_url=is_url, as_shown=False)))
+    for label, norm in readings:
         if not norm.text:
             continue
         if parts:
@@ -117,7 +125,7 @@ def _join(name: str, strings: list[tuple[str, str]], is_url: bool = False) -> Do
             pos += 1
         segments.append(Segment(label, pos, pos + len(norm.text), norm))
         parts.append(norm.text)
-        ambiguous.extend((pos + i, reading) for i, reading in norm.ambiguous)
+        ambiguous.extend((pos + i, r) for i, r in norm.ambiguous)
         pos += len(norm.text)
     if not segments:  # only blank strings: keep an empty document for the field
         norm = normalize("")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import string
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -97,9 +98,19 @@ def leet(term: str, rng: random.Random) -> Iterator[str]:
     letters = _letters(term)
     if not idx or len(letters) < 3:
         return
-    # At most a third of the letters, so the word stays a word.
-    k = max(1, min(len(idx), len(letters) // 3))
-    chosen = set(rng.sample(idx, k))
+    # At most a third of each word's letters, so the word stays a word.
+    chosen: set[int] = set()
+    offset = 0
+    for w in words:
+        in_word = [i for i in idx if offset <= i < offset + len(w)]
+        n_letters = sum(c.isascii() and c.isalpha() for c in w)
+        if in_word and n_letters >= 3:
+            chosen |= set(rng.sample(in_word, max(1, min(len(in_word), n_letters // 3))))
+        offset += len(w) + 1
+    # No more than two digits in a row: "5731nnus" is a number, not a word.
+    chosen = {i for i in chosen if not {i - 1, i - 2} <= chosen}
+    if not chosen:
+        return
     # Two equal digits side by side read as one stretched letter ("p4ngo11n"):
     # keep only one of each such pair.
     chosen = {i for i in chosen if not (i - 1 in chosen and LEET[term[i - 1].lower()] == LEET[term[i].lower()])}
@@ -172,7 +183,10 @@ def misspelling(term: str, rng: random.Random) -> Iterator[str]:
 
 def inflection(term: str, suffixes: list[str]) -> Iterator[str]:
     for s in suffixes:
-        yield term + s
+        # An ending starting with the term's last letter makes a double that
+        # real inflection would not ("klo" + "or"): not a word anyone writes.
+        if term and s[0] != term[-1].lower():
+            yield term + s
 
 
 def url(term: str, rng: random.Random) -> Iterator[str]:
@@ -221,12 +235,16 @@ def variants(term: Term, suffixes: dict[str, list[str]], rng: random.Random, emo
         if tactic == "misspelling" and not term.fuzzy:
             continue
         for v in fn(text, rng):
-            yield Variant(tactic, v, "landing_url" if tactic == "url" else "body")
+            yield Variant(tactic, v)
     if term.lang in suffixes and term.kind == "word":
         for v in inflection(text, suffixes[term.lang]):
             yield Variant("inflection", v)
     for e in emoji_of.get(term.entry, ()):
         yield Variant("emoji", e)
+
+
+CHUNK = 40  # variants checked together in one document
+SEPARATOR = " xqzx "  # a token no term contains: variants cannot join up across it
 
 
 def measure(
@@ -237,7 +255,13 @@ def measure(
     seed: int = 7,
     sample: int | None = None,
 ) -> dict[str, TacticScore]:
-    """Catch rate per tactic over `terms`; false hits over `benign_texts`."""
+    """Catch rate per tactic over `terms`; false hits over `benign_texts`.
+
+    A variant is caught when the disguised term still produces a hit of its
+    own concept. Variants are checked forty to a document (separated by a
+    token no term contains) and each hit is credited to the variant whose
+    span it lies in.
+    """
     rng = random.Random(seed)
     scores = {t: TacticScore() for t in TACTICS}
     emoji_of: dict = {}
@@ -249,24 +273,18 @@ def measure(
     if sample is not None and sample < len(words):
         words = rng.sample(words, sample)
     emoji_done = set()
+    queue: list[tuple[Term, Variant]] = []
     for term in words:
         for v in variants(term, suffixes, rng, emoji_of):
             if v.tactic == "emoji":
                 if (term.entry, v.text) in emoji_done:
                     continue
                 emoji_done.add((term.entry, v.text))
-            s = scores[v.tactic]
             if v.tactic == "misspelling" and fold_term(v.text) in matcher.common_words:
                 continue  # that spelling is another word, not a disguise
-            if v.field == "landing_url":
-                sub = {"landing_url": v.text}
-            else:
-                sub = {"body": _carrier(term).format(v.text)}
-            s.tried += 1
-            if any(h.entry == term.entry for h in _hits(matcher, sub)):
-                s.caught += 1
-            elif len(s.misses) < 20:
-                s.misses.append(v.text)
+            queue.append((term, v))
+    for i in range(0, len(queue), CHUNK):
+        _check_chunk(matcher, queue[i : i + CHUNK], scores)
     for text in benign_texts:
         plain = {(h.entry.lexicon, h.entry.concept) for h in _hits(matcher, {"body": text})}
         for tactic, disguised in disguise_text(text, rng):
@@ -280,6 +298,33 @@ def measure(
                 if len(s.misses) < 40:
                     s.misses.append(f"FALSE HIT {sorted(new)} in {disguised!r}")
     return scores
+
+
+def _check_chunk(matcher: Matcher, chunk: list[tuple[Term, Variant]], scores: dict[str, TacticScore]) -> None:
+    parts, spans = [], []
+    pos = 0
+    for term, v in chunk:
+        text = _carrier(term).format(v.text)
+        if parts:
+            pos += len(SEPARATOR)
+        spans.append((pos, pos + len(text)))
+        parts.append(text)
+        pos += len(text)
+    body = SEPARATOR.join(parts)
+    caught = [set() for _ in chunk]
+    for doc in build_documents({"body": body}):
+        for h in matcher.find(doc):
+            for piece in doc.pieces(h.start, h.end):
+                for k, (a, b) in enumerate(spans):
+                    if a <= piece.start < b:
+                        caught[k].add(h.entry)
+    for (term, v), found in zip(chunk, caught, strict=True):
+        s = scores[v.tactic]
+        s.tried += 1
+        if term.entry in found:
+            s.caught += 1
+        elif len(s.misses) < 20:
+            s.misses.append(v.text)
 
 
 def disguise_text(text: str, rng: random.Random) -> Iterator[tuple[str, str]]:
@@ -298,9 +343,17 @@ def disguise_text(text: str, rng: random.Random) -> Iterator[tuple[str, str]]:
     yield "separators", " ".join(next(iter(separators(w, rng)), w) if len(w) >= 3 else w for w in words)
     yield "invisible", each(invisible)
     yield "stretching", each(stretching)
-    # A benign text becomes one hashtag, as an advertiser would tag it.
-    yield "hashtag", "#" + "".join(w[:1].upper() + w[1:] for w in words if w.isalnum())
-    yield "hashtag", "#" + "".join(w for w in words if w.isalnum()).lower()
+    # Hashtags as advertisers write them: pairs of words run together.
+    # Numbers stand as tags of their own ("#1kg"), not glued to a word.
+    tags = [t for t in (w.strip(string.punctuation) for w in words) if t.isalnum()]
+    pairs: list[list[str]] = []
+    for t in tags:
+        if pairs and len(pairs[-1]) < 2 and t.isalpha() and pairs[-1][0].isalpha():
+            pairs[-1].append(t)
+        else:
+            pairs.append([t])
+    yield "hashtag", " ".join("#" + "".join(w[:1].upper() + w[1:] for w in p) for p in pairs)
+    yield "hashtag", " ".join("#" + "".join(p).lower() for p in pairs)
     yield "misspelling", each(misspelling)
     yield "inflection", " ".join([*words[:-1], words[-1] + "s"]) if words[-1].isalpha() else text
     yield "url", "https://shop.example.com/" + "-".join(quote(w) for w in words)

@@ -13,7 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .normalize import _is_emoji, _is_scriptio_continua, fold_term, is_thai
+from .normalize import _CONTINUOUS, _is_emoji, fold_term
+from .prefilter import requirements
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,9 @@ class Language:
     common: frozenset[str]
     # The most frequent of them: a term equal to one would match almost every ad.
     top: frozenset[str] = frozenset()
+    # Common words with a doubled letter, unsqueezed ("feeder"): they are
+    # themselves, not a term that squeezes to the same letters ("Feder").
+    doubled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,10 @@ class Term:
     stem: bool  # key is a stem: one of the language's stem suffixes must follow
     fuzzy: bool  # may also match at edit distance 1
     allow_common: bool = False  # frequent or one character on purpose
+    # Letters as written, doubles kept, when squeezing them makes an ordinary
+    # word ("perro" squeezed is "pero", Spanish for "but"): the ad must have the doubles.
+    doubles: str | None = None
+    inflect: bool = True  # may take its language's endings
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,7 @@ class Pattern:
     regex: object  # compiled `regex` pattern; None if it does not compile
     entry: Entry
     error: str | None = None
+    needs: tuple[frozenset[str], ...] = ()  # see prefilter: text a match must contain
 
 
 _SQUEEZE = re.compile(r"([^\W\d_])\1+")
@@ -73,10 +82,26 @@ MIN_COMPOUND = 4  # letters: shorter terms hide in too many words
 MIN_RUN_TOGETHER = 4  # letters: inside hashtags and URL words
 
 
+_TRIPLE = re.compile(r"(.)\1{2,}")
+_ASCII_DOUBLE = re.compile(r"([a-z])\1")
+
+
+def doubles_form(text: str) -> str:
+    """Letters and spaces as written: lower case, no accents, doubles kept (at most two)."""
+    letters = []
+    for ch in unicodedata.normalize("NFD", text.casefold()):
+        if unicodedata.combining(ch):
+            continue
+        letters.append(ch if ch.isalpha() else " ")
+    return _TRIPLE.sub(r"\1\1", " ".join("".join(letters).split()))
+
+
 def term_kind(key: str) -> str:
+    if key.isascii():
+        return "word"  # the common case, decided without a look at each character
     if key and all(_is_emoji(c) or c == " " for c in key):
         return "emoji"
-    if any(_is_scriptio_continua(c) or is_thai(c) for c in key):
+    if _CONTINUOUS.search(key):
         return "continuous"
     return "word"
 
@@ -87,6 +112,9 @@ def compile_terms(lexicons: list[dict], languages: dict[str, Language]) -> tuple
 
     terms: list[Term] = []
     patterns: list[Pattern] = []
+    common: set[str] = set()
+    for lang in languages.values():
+        common |= lang.common
     for lexicon in lexicons:
         shield = lexicon.get("shield", False)
         lex_disclose = lexicon.get("disclose", True)
@@ -105,16 +133,23 @@ def compile_terms(lexicons: list[dict], languages: dict[str, Language]) -> tuple
                     terms.append(Term(key, emoji, None, entry, "emoji", False, None, False, False, False))
             for lang, items in raw.get("terms", {}).items():
                 for item in items:
-                    terms.extend(_expand(item, lang, entry, languages.get(lang), lex_common))
+                    terms.extend(_expand(item, lang, entry, languages.get(lang), lex_common, common))
             for pat in raw.get("patterns", []):
                 try:
-                    patterns.append(Pattern(pat, regex.compile(pat, regex.V1), entry))
+                    patterns.append(Pattern(pat, regex.compile(pat, regex.V1), entry, needs=requirements(pat)))
                 except regex.error as e:
                     patterns.append(Pattern(pat, None, entry, str(e)))
     return terms, patterns
 
 
-def _expand(item: str | dict, lang: str, entry: Entry, language: Language | None, allow_common: bool) -> list[Term]:
+def _expand(
+    item: str | dict,
+    lang: str,
+    entry: Entry,
+    language: Language | None,
+    allow_common: bool,
+    common: set[str] | frozenset[str] = frozenset(),
+) -> list[Term]:
     spec = {"text": item} if isinstance(item, str) else item
     text = spec["text"]
     key = fold_term(text)
@@ -125,6 +160,12 @@ def _expand(item: str | dict, lang: str, entry: Entry, language: Language | None
     compound = spec.get("compound", bool(language and language.compounds) and letters >= MIN_COMPOUND)
     strict = unicodedata.normalize("NFC", text).casefold() if spec.get("accents") == "strict" else None
     fuzzy = spec.get("fuzzy", kind == "word" and " " not in key and letters >= MIN_FUZZY)
+    doubles = None
+    plain_single = text.isascii() and not _ASCII_DOUBLE.search(text.lower())
+    if kind == "word" and not plain_single and any(w in common for w in key.split(" ")):
+        written = doubles_form(text)
+        if _SQUEEZE.sub(r"\1", written) != written:
+            doubles = written
 
     def term(k: str, joined: bool = False, stem: bool = False) -> Term:
         return Term(
@@ -137,8 +178,10 @@ def _expand(item: str | dict, lang: str, entry: Entry, language: Language | None
             strict,
             joined,
             stem,
-            fuzzy and not stem,
+            fuzzy and not stem and doubles is None,
             spec.get("allow_common", allow_common),
+            doubles if not (joined or stem) else None,
+            spec.get("inflect", True),
         )
 
     out = [term(key)]

@@ -11,7 +11,9 @@ needed to see it.
 
 from __future__ import annotations
 
+import functools
 import html
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -20,8 +22,9 @@ from urllib.parse import unquote
 import ahocorasick
 
 from .document import Document
-from .lexicon import MIN_FUZZY, MIN_RUN_TOGETHER, Entry, Language, Pattern, Term
-from .normalize import _confusables
+from .lexicon import MIN_FUZZY, MIN_RUN_TOGETHER, Entry, Language, Pattern, Term, doubles_form
+from .normalize import LEET, _confusables
+from .prefilter import Presence
 
 # How a hit was matched, beyond the normaliser's steps (bits above normalize's).
 INFLECTION = 1 << 16
@@ -31,6 +34,7 @@ MISSPELLING = 1 << 19
 JOINED = 1 << 20
 EMOJI = 1 << 21
 PATTERN = 1 << 22
+_NEEDS_NEIGHBOUR = 1 << 30  # internal: dropped or cleared before hits leave find()
 
 MATCH_FLAG_NAMES = {
     INFLECTION: "inflection",
@@ -48,6 +52,8 @@ _CLAUSE_BREAK = re.compile(r"[.!?;:,\n\r–—|•()\[\]{}。，！？；：、]
 _GENERIC_SUFFIXES = ("s", "es", "en", "er", "et", "n", "e", "a", "i")
 _SQUEEZE = re.compile(r"([^\W\d_])\1+")
 PATTERN_TIMEOUT = 0.05  # seconds per pattern and field
+_CORRECTION_CACHE = 1 << 16  # words
+_UNKNOWN = object()
 
 
 @dataclass(slots=True)
@@ -93,17 +99,35 @@ class Matcher:
     def __init__(self, terms: list[Term], patterns: list[Pattern], languages: dict[str, Language]):
         self.languages = languages
         self.patterns = patterns
+        self._presence = Presence([p.needs for p in patterns])
         self.automaton = ahocorasick.Automaton()
-        by_key: dict[str, list[Term]] = {}
+        # A term that can only start a word is searched for with the space
+        # before it (and after it, if nothing may follow), so that short
+        # terms ("ni", "de") are not reported inside every longer word.
+        by_key: dict[tuple[str, int, int], list[Term]] = {}
         for t in terms:
-            by_key.setdefault(t.key, []).append(t)
-        for key, ts in by_key.items():
-            self.automaton.add_word(key, (len(key), tuple(ts)))
+            lead, trail = self._anchoring(t)
+            by_key.setdefault((t.key, lead, trail), []).append(t)
+        for (key, lead, trail), ts in by_key.items():
+            searched = " " * lead + key + " " * trail
+            self.automaton.add_word(searched, (len(searched), lead, len(key), tuple(ts)))
         if by_key:
             self.automaton.make_automaton()
         self.term_count = len(terms)
-        self.key_count = len(by_key)
+        self.key_count = len({key for key, _, _ in by_key})
         self._build_fuzzy(terms)
+
+    def _anchoring(self, t: Term) -> tuple[int, int]:
+        """Whether `_accept` could take the term without a space before it
+        (lead 0) or with letters after it (trail 0): see `_accept`."""
+        if t.kind in ("emoji", "continuous") or len(t.key.replace(" ", "")) >= MIN_RUN_TOGETHER:
+            return 0, 0
+        lang = self.languages.get(t.lang or "")
+        if lang is not None and lang.compounds and t.compound:
+            return 0, 0
+        if t.stem or (lang is not None and t.inflect):
+            return 1, 0
+        return 1, 1
 
     # -- misspellings ---------------------------------------------------------
     def _build_fuzzy(self, terms: list[Term]) -> None:
@@ -122,14 +146,29 @@ class Matcher:
             for i in range(len(word)):
                 self.deletes.setdefault(word[:i] + word[i + 1 :], set()).add(word)
         common: set[str] = set()
+        doubled: set[str] = set()
         for lang in self.languages.values():
             common |= lang.common
+            doubled |= lang.doubled
         self.common_words = frozenset(common)
+        self.common_doubled = frozenset(doubled)
+        # The same words as folded text has them: a quick test before the real one.
+        self._doubled_folded = frozenset(_SQUEEZE.sub(r"\1", "\0".join(doubled)).replace(" ", "").split("\0"))
         # Every word a term is written with, in any form: never "corrected".
         self.known = frozenset(w for t in terms if t.kind == "word" for w in t.key.split(" "))
+        self._corrected: dict[str, str | None] = {}
 
     def _correct(self, word: str) -> str | None:
         """The vocabulary word `word` misspells (edit distance 1), if exactly one."""
+        # Ads repeat their words: most lookups are answered from the cache.
+        fixed = self._corrected.get(word, _UNKNOWN)
+        if fixed is _UNKNOWN:
+            if len(self._corrected) >= _CORRECTION_CACHE:
+                self._corrected.clear()  # crude but safe across threads
+            fixed = self._corrected[word] = self._correct_word(word)
+        return fixed
+
+    def _correct_word(self, word: str) -> str | None:
         if (
             len(word) < MIN_FUZZY - 1
             or word in self.known
@@ -171,45 +210,70 @@ class Matcher:
         if corrected is not None:
             text, mapper = corrected
             hits += self._scan(text, doc, mapper)
+        present = self._presence.of(doc.text)
         for pat in self.patterns:
-            try:
-                for m in pat.regex.finditer(doc.text, timeout=PATTERN_TIMEOUT):
-                    if m.end() > m.start():
-                        hits.append(Hit(doc, m.start(), m.end(), pat.entry, None, None, PATTERN))
-            except TimeoutError:
-                continue  # a slow pattern finds nothing rather than stall the check
-        hits = _anchor_run_together(hits)
+            for need in pat.needs:  # inline `prefilter.satisfied`: this loop is hot
+                if need.isdisjoint(present):
+                    break
+            else:
+                self._run_pattern(pat, doc, hits)
+        hits = _anchor_run_together(hits, self.common_words)
+        hits = _keep_neighboured(hits)
+        hits = _prefer_whole_words(hits)
+        hits = _longest_wins(hits)
         hits = _dedupe(hits)
         hits = _apply_shields(hits)
         _mark_negated(hits)
         return hits
 
-    def _ones_as_ells(self, doc: Document) -> dict[tuple[int, int], str]:
-        """Words where a leet "1" must be read as "l" to make a term's word.
+    @staticmethod
+    def _run_pattern(pat: Pattern, doc: Document, hits: list[Hit]) -> None:
+        try:
+            for m in pat.regex.finditer(doc.text, timeout=PATTERN_TIMEOUT):
+                if m.end() > m.start():
+                    hits.append(Hit(doc, m.start(), m.end(), pat.entry, None, None, PATTERN))
+        except TimeoutError:
+            pass  # a slow pattern finds nothing rather than stall the check
 
-        The folded text reads every leet "1" as "i"; "s1ow" and "ba1m" need
-        "l". Each word's combinations of i and l are tried against the words
-        terms are written with (inflected forms included).
+    def _ordinary_doubled_word(self, text: str, start: int, end: int, doc: Document, span) -> bool:
+        """The whole word, as written with its doubled letters, is an ordinary
+        word: "feeder" is not the German "Feder" that it squeezes to."""
+        if (start and text[start - 1] != " ") or (end < len(text) and text[end] != " "):
+            return False
+        if doc.text[span[0] : span[1]].replace(" ", "") not in self._doubled_folded:
+            return False
+        written = doubles_form("".join(p.text for p in doc.pieces(*span[:2]))).replace(" ", "")
+        return written in self.common_doubled and _SQUEEZE.sub(r"\1", written) != written
+
+    def _leet_readings(self, doc: Document) -> dict[tuple[int, int], str]:
+        """Words that become a term's word when an ambiguous digit is read otherwise.
+
+        The folded text reads a leet "1" as "i" ("s1ow" needs "l") and keeps a
+        digit at a word's edge ("ca7", "1vory", but also "mp3"). Each word's
+        combinations of readings are tried against the words terms are written
+        with (inflected forms included); the first that is one wins.
         """
         fixes: dict[tuple[int, int], str] = {}
-        if not doc.ambiguous:
-            return fixes
-        by_word: dict[tuple[int, int], list[tuple[int, str]]] = {}
-        for pos, reading in doc.ambiguous:
+        by_word: dict[tuple[int, int], list[tuple[int, tuple[str, ...]]]] = {}
+        for pos, readings in doc.ambiguous:
             start = doc.text.rfind(" ", 0, pos) + 1
             end = doc.text.find(" ", pos)
-            by_word.setdefault((start, end if end >= 0 else len(doc.text)), []).append((pos, reading))
-        for (start, end), positions in by_word.items():
-            positions = positions[:4]
-            for mask in range(1, 1 << len(positions)):
+            by_word.setdefault((start, end if end >= 0 else len(doc.text)), []).append((pos, readings))
+        for (start, end), places in by_word.items():
+            places = places[:4]
+            options = [(doc.text[pos], *readings) for pos, readings in places]
+            candidates = []
+            for combo in itertools.islice(itertools.product(*options), 1, 82):
                 word = list(doc.text[start:end])
-                for k, (pos, reading) in enumerate(positions):
-                    if mask >> k & 1:
-                        word[pos - start] = reading
-                candidate = _SQUEEZE.sub(r"\1", "".join(word))
-                if self._is_term_word(candidate):
-                    fixes[(start, end)] = candidate
-                    break
+                for (pos, _), choice in zip(places, combo, strict=True):
+                    word[pos - start] = choice
+                candidates.append(_SQUEEZE.sub(r"\1", "".join(word)))
+            # A term's own word first ("piel"), an inflected one ("pies") after.
+            best = next((c for c in candidates if c in self.known), None) or next(
+                (c for c in candidates if self._is_term_word(c)), None
+            )
+            if best is not None:
+                fixes[(start, end)] = best
         return fixes
 
     def _is_term_word(self, word: str) -> bool:
@@ -219,15 +283,17 @@ class Matcher:
         """The text with misspelt words and leet "1"-for-"l" words read right,
         and a mapper from its positions back to the document's."""
         text = doc.text
-        ells = self._ones_as_ells(doc)
+        ells = self._leet_readings(doc) if doc.ambiguous else {}
         edits = []
         pos = 0
         for word in text.split(" "):
             span = (pos, pos + len(word))
             if span in ells:
-                edits.append((*span, ells[span], 0))
+                edits.append((*span, ells[span], LEET))
             else:
                 fixed = self._correct(word) if len(word) >= MIN_FUZZY - 1 else None
+                if fixed and doc.in_run_together(pos) and _ordinary_reading(word, 0, 0, self.common_words):
+                    fixed = None  # "#livraisonle" is "livraison le", not a misspelling
                 if fixed:
                     edits.append((*span, fixed, MISSPELLING))
             pos += len(word) + 1
@@ -269,8 +335,10 @@ class Matcher:
 
     def _scan(self, text: str, doc: Document, mapper) -> list[Hit]:
         hits = []
-        for last, (length, terms) in self.automaton.iter(text):
-            start, end = last - length + 1, last + 1
+        for last, (length, lead, core, terms) in self.automaton.iter(" " + text + " "):
+            # Positions in the padded text are one past those in `text`.
+            start = last - length + lead
+            end = start + core
             span = (start, end, 0) if mapper is None else mapper(start, end)
             if span is None:
                 continue
@@ -280,7 +348,20 @@ class Matcher:
                     continue
                 if term.strict_accents and not _accents_match(doc, span[:2], term.strict_accents):
                     continue
-                hits.append(Hit(doc, span[0], span[1], term.entry, term, term.lang, how | span[2]))
+                if term.doubles and not _doubles_match(doc, span[:2], term.doubles):
+                    continue
+                if (
+                    not term.doubles
+                    and term.kind == "word"
+                    and self._ordinary_doubled_word(text, start, end, doc, span)
+                ):
+                    continue
+                hit_end = span[1]
+                if how & INFLECTION and mapper is None:
+                    # The evidence is the word as written, ending and all ("tusks").
+                    word_end = text.find(" ", end)
+                    hit_end = len(text) if word_end < 0 else word_end
+                hits.append(Hit(doc, span[0], hit_end, term.entry, term, term.lang, how | span[2]))
         return hits
 
     def _accept(self, text: str, start: int, end: int, term: Term, doc: Document, doc_start: int) -> int | None:
@@ -301,32 +382,56 @@ class Matcher:
             word_end = n
         prefix, tail = text[word_start:start], text[end:word_end]
         lang = self.languages.get(term.lang or "")
-        if lang is not None and not prefix:
+        if lang is not None and not prefix and term.inflect:
             endings = lang.stem_suffixes if term.stem else lang.suffixes
-            # An ending that starts with the term's last letter lost that letter
-            # to squeezing: "klo" + "or" reads "klor".
-            if tail in endings or (tail and term.key[-1] + tail in endings):
+            if tail in endings:
                 return how | INFLECTION
         if term.stem:
             return None
         if len(term.key.replace(" ", "")) >= MIN_RUN_TOGETHER and doc.in_run_together(doc_start):
             return how | RUN_TOGETHER
         if lang is not None and lang.compounds and term.compound:
-            prefix_ok = not prefix or len(prefix) >= 3
-            tail_ok = not tail or tail in lang.suffixes or len(tail) >= 3
             whole = text[word_start:word_end]
-            if prefix_ok and tail_ok and whole not in lang.common:
+            if whole in lang.common:
+                return None  # "hundra" is a number, not a dog
+            # The rest of the word must be a word too ("mammut|elfenben",
+            # "hund|foder", "noshörning|s|horn"), not a stray syllable
+            # ("omplace|ring" is not a ring).
+            tail_ok = not tail or tail in lang.suffixes or self._word_part(tail, lang, leading=True)
+            if not tail_ok:
+                return None
+            if prefix and len(term.key) < 5:
+                # A short term at the end of a word needs another term right
+                # before it ("leopard|fäll", "tiger|ben"), not "parke|ring":
+                # find() keeps it only if one is there.
+                return how | COMPOUND | _NEEDS_NEIGHBOUR
+            if not prefix or self._word_part(prefix, lang, leading=False):
                 return how | COMPOUND
         return None
 
+    _LINKS = ("", "s", "e", "en", "n", "er", "es", "a", "o")
 
-def _anchor_run_together(hits: list[Hit]) -> list[Hit]:
+    def _word_part(self, part: str, lang: Language, leading: bool) -> bool:
+        """A known or common word, once a compound's linking letters are taken off."""
+        for link in self._LINKS:
+            if leading:
+                p = part[len(link) :] if part.startswith(link) else None
+            else:
+                p = part[: len(part) - len(link)] if part.endswith(link) else None
+            if p and len(p) >= 3 and (self._is_term_word(p) or p in lang.common):
+                return True
+        return False
+
+
+def _anchor_run_together(hits: list[Hit], common: frozenset[str]) -> list[Hit]:
     """Keep a term found inside a run-together word only if the word splits there.
 
     "#driedseahorse" holds "seahorse" at its end; "delivery" holds "liver"
     in its middle, touching nothing. A hit counts if it starts or ends the
     word (an inflection ending may follow) or touches a hit that counts, and
-    is not inside a longer one ("horse" in "seahorse").
+    is not inside a longer one ("horse" in "seahorse"). A word that is an
+    ordinary word of some language ("chairs" in a URL path) is not run
+    together at all.
     """
     loose = [h for h in hits if h.how & RUN_TOGETHER]
     if not loose:
@@ -339,7 +444,17 @@ def _anchor_run_together(hits: list[Hit]) -> list[Hit]:
         word_start = text.rfind(" ", 0, h.start) + 1
         word_end = text.find(" ", h.end)
         word_end = len(text) if word_end < 0 else word_end
-        if h.start == word_start or h.end == word_end or text[h.end : word_end] in _GENERIC_SUFFIXES:
+        word = text[word_start:word_end]
+        if word in common or _ordinary_reading(word, h.start - word_start, h.end - word_start, common):
+            continue
+        # At an edge, the rest must be able to be a word ("#tigercub"), not a
+        # stray syllable ("#lardig" is "lär dig", not lard).
+        rest_after, rest_before = text[h.end : word_end], text[word_start : h.start]
+        if (
+            (h.start == word_start and _could_be_word(rest_after))
+            or (h.end == word_end and _could_be_word(rest_before))
+            or (h.start == word_start and rest_after in _GENERIC_SUFFIXES)
+        ):
             kept.append(h)
         else:
             pending.append(h)
@@ -351,6 +466,7 @@ def _anchor_run_together(hits: list[Hit]) -> list[Hit]:
                 kept.append(h)
                 pending.remove(h)
                 grew = True
+    everything = kept + firm
     kept = [
         h
         for h in kept
@@ -359,11 +475,102 @@ def _anchor_run_together(hits: list[Hit]) -> list[Hit]:
             and o.doc is h.doc
             and o.start <= h.start
             and h.end <= o.end
-            and (o.end - o.start) > (h.end - h.start)
-            for o in kept
+            and o.end - o.start > h.end - h.start
+            for o in everything
         )
     ]
     return firm + kept
+
+
+_LONGEST_WORD = 24  # letters of one ordinary word inside a run-together one
+
+
+def _ordinary_reading(word: str, a: int, b: int, common: frozenset[str]) -> bool:
+    """The run-together word splits into ordinary words, one of which runs
+    across the hit's edge [a, b): "#maderacon" is "madera con", not a raccoon;
+    "#fivecolours" is "five colours", not the French "l'ours". With a = b = 0
+    any split into ordinary words will do."""
+    return True in _readings(word, a, b, common)
+
+
+def _readings(word: str, a: int, b: int, common: frozenset[str]) -> set[bool]:
+    n = len(word)
+    # states[i]: readings of word[:i] so far, as "has a word crossed an edge yet".
+    states: list[set[bool]] = [set() for _ in range(n + 1)]
+    states[0].add(False)
+    for i in range(n):
+        if not states[i]:
+            continue
+        for j in range(i + 2, min(n, i + _LONGEST_WORD) + 1):
+            if word[i:j] in common:
+                crosses = i < a < j or i < b < j
+                states[j].update(crossed or crosses or (a == b == 0) for crossed in states[i])
+    return states[n]
+
+
+def _keep_neighboured(hits: list[Hit]) -> list[Hit]:
+    """Short compound ends count only right after another term in the same word."""
+    if not any(h.how & _NEEDS_NEIGHBOUR for h in hits):
+        return hits
+    out = []
+    for h in hits:
+        if h.how & _NEEDS_NEIGHBOUR:
+            if not any(
+                o is not h and o.doc is h.doc and 0 <= h.start - o.end <= 2 and " " not in h.doc.text[o.end : h.start]
+                for o in hits
+            ):
+                continue
+            h.how &= ~_NEEDS_NEIGHBOUR
+        out.append(h)
+    return out
+
+
+def _longest_wins(hits: list[Hit]) -> list[Hit]:
+    """A term inside a longer term is part of it, not a finding of its own:
+    "suchen ein Zuhause" is rehoming, not the wanted-ad word "suche";
+    "hatching eggs" are live animals, not eggs; "cross-hatched grain" is a
+    hint, not a hatching date."""
+    covered: set[tuple[int, int, int]] = set()
+    by_doc: dict[int, set[tuple[int, int]]] = {}
+    for h in hits:
+        by_doc.setdefault(id(h.doc), set()).add((h.start, h.end))
+    for doc, spans in by_doc.items():
+        # Sweep by start (longest first at equal starts): a span is inside a
+        # longer one if an earlier start reaches as far, or a same start reaches further.
+        reach = -1
+        previous_start, group_end = None, -1
+        for start, end in sorted(spans, key=lambda s: (s[0], -s[1])):
+            if start != previous_start:
+                previous_start, group_end, before = start, end, reach
+                if before >= end:
+                    covered.add((doc, start, end))
+            elif group_end > end or before >= end:
+                covered.add((doc, start, end))
+            reach = max(reach, end)
+    return [h for h in hits if (id(h.doc), h.start, h.end) not in covered]
+
+
+def _prefer_whole_words(hits: list[Hit]) -> list[Hit]:
+    """A word that is a term as it stands is not also another term inflected
+    or compounded: "plaster" is a plaster, not the Swedish "plast" + "er"."""
+    whole = {(id(h.doc), h.start, h.end) for h in hits if not h.how & (INFLECTION | COMPOUND)}
+    if not whole:
+        return hits
+    out = []
+    for h in hits:
+        if h.how & (INFLECTION | COMPOUND):
+            text = h.doc.text
+            ws = text.rfind(" ", 0, h.start) + 1
+            we = text.find(" ", h.end)
+            we = len(text) if we < 0 else we
+            if (id(h.doc), ws, we) in whole:
+                continue
+        out.append(h)
+    return out
+
+
+def _could_be_word(rest: str) -> bool:
+    return not rest or len(rest) >= 3
 
 
 def _within_one(a: str, b: str) -> bool:
@@ -388,6 +595,43 @@ def _accents_match(doc: Document, span: tuple[int, int], wanted: str) -> bool:
 
 _REPEATS = re.compile(r"(.)\1+")
 _LEET_LETTERS = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+
+
+def _doubles_match(doc: Document, span: tuple[int, int], wanted: str) -> bool:
+    """Whether the advertiser wrote the term's double letters ("perro", not "pero")."""
+    written = "".join(p.text for p in doc.pieces(*span))
+    # A leet "1" may be an i or an l: it stands in the text as a letter of its own.
+    letters = _unstretch(_undisguise(written.replace("1", _ONE)))
+    return _doubles_pattern(wanted).search(doubles_form(letters).replace(" ", "")) is not None
+
+
+def _unstretch(text: str) -> str:
+    """Undo stretching that repeats every letter ("dddeeerrr" is "der", not "deer")."""
+    runs = [(m.group(1), len(m.group())) for m in re.finditer(r"([^\W\d_])\1*", text)]
+    shortest = min((n for _, n in runs), default=1)
+    if shortest < 2:
+        return text
+    return "".join(c * max(1, round(n / shortest)) for c, n in runs)
+
+
+_ONE = "ȸ"  # a letter no text has (and no look-alike), standing for a leet "1"
+
+
+@functools.lru_cache(maxsize=4096)
+def _doubles_pattern(wanted: str) -> re.Pattern:
+    """Each letter at least as often as the term has it in a row ("perro": p+e+r{2,}o+)."""
+    parts = []
+    for m in re.finditer(r"(.)\1*", wanted.replace(" ", "")):
+        c, n = m.group(1), len(m.group())
+        cls = f"[{c}{_ONE}]" if c in "il" else re.escape(c)
+        parts.append(f"{cls}{{{n},}}" if n > 1 else f"{cls}+")
+    return re.compile("".join(parts))
+
+
+def _undisguise(text: str) -> str:
+    text = unicodedata.normalize("NFC", html.unescape(unquote(text))).casefold()
+    table = _confusables()
+    return "".join(table.get(c, _LEET_LETTERS.get(c, c)) for c in text if c.isalnum() or c == " ")
 
 
 def accent_form(text: str) -> str:
@@ -416,7 +660,13 @@ def _apply_shields(hits: list[Hit]) -> list[Hit]:
     shields = [h for h in hits if h.entry.shield]
     if not shields:
         return hits
-    return [h for h in hits if h.entry.shield or not any(s.start <= h.start and h.end <= s.end for s in shields)]
+    # Strictly inside: a benign phrase that is also a shield still counts as itself.
+    return [
+        h
+        for h in hits
+        if h.entry.shield
+        or not any(s.start <= h.start and h.end <= s.end and (s.start, s.end) != (h.start, h.end) for s in shields)
+    ]
 
 
 def _mark_negated(hits: list[Hit]) -> None:

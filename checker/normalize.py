@@ -43,6 +43,8 @@ HASHTAG = 1 << 8  # #RhinoHornForSale
 CAMEL_CASE = 1 << 9  # RhinoHorn
 MARKUP = 1 << 10  # HTML tags and entities
 URL = 1 << 11  # percent-encoding, hosts, paths
+LEET_MAYBE = 1 << 12  # a digit at a word's edge that may stand for a letter
+BIDI_OVERRIDE = 1 << 13  # text written backwards under a right-to-left override
 
 FLAG_NAMES = {
     COMPAT: "unicode-compat",
@@ -51,6 +53,8 @@ FLAG_NAMES = {
     DIACRITICS: "diacritics",
     NOISE_MARKS: "noise-marks",
     LEET: "leet",
+    LEET_MAYBE: "leet",
+    BIDI_OVERRIDE: "bidi-override",
     SEPARATORS: "separators",
     STRETCHED: "stretched",
     HASHTAG: "hashtag",
@@ -80,9 +84,10 @@ class Normalized:
     # Folded-text ranges where a term may match inside a word: hashtags and
     # URL parts that run words together ("#driedseahorse").
     run_together: list[tuple[int, int]] = field(default_factory=list)
-    # Folded positions holding a leet "1" (read as "i"), with what they say
-    # if the "1" is an "l": "s1ow" -> (1, "l"); "p4ngo1in" -> (5, "li").
-    ambiguous: list[tuple[int, str]] = field(default_factory=list)
+    # Folded positions the matcher may read otherwise, with the readings:
+    # a leet "1" read as "i" that may be "l" ("s1ow" -> (1, ("l",))), and a
+    # digit at a word's edge that may be a letter ("ca7" -> (2, ("t",))).
+    ambiguous: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) for folded [start, end)."""
@@ -447,50 +452,56 @@ def _separators(buf: _Buf) -> None:
 
 
 _LEET_MAP = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"}
-_LEET_WORD = re.compile(r"[\w@$!|]*[0-9@$!|][\w@$!|]*")
-_UNITS = (
-    "g|kg|mg|ml|cl|dl|l|cm|mm|m|km|oz|lb|lbs|pcs|pc|x|st|nd|rd|th|k|tr|trieu|jt|rb|h|hr|hrs|"
-    "am|pm|yo|mo|mos|wk|wks|yr|yrs|s|d|gb|mb|tb|p|ct|kt|w|kw|v|mah|min|sec|cc|in|ft|yd|mi|"
-    "mph|hp|t|dpi|fps|hz|khz|mhz|ghz|mp|e|er|eme|a|o|ste|de|te"
+_LEET_WORD = re.compile(
+    r"[0-9@$!|A-Za-z\u00c0-\u024f\u1e00-\u1eff]*[0-9@$!|][0-9@$!|A-Za-z\u00c0-\u024f\u1e00-\u1eff]*"
 )
-_NUMBER_UNIT = re.compile(
-    rf"[0-9]+(?:[.,][0-9]+)?(?:{_UNITS})?|(?:us|au|a|c|nz|hk|s|r|nt|rm|rp|sg|mx)\$?[0-9]+(?:[.,][0-9]+)?",
-    re.IGNORECASE,
-)
+_CURRENCY_AMOUNT = re.compile(r"(?:us|au|a|c|nz|hk|s|r|nt|rm|rp|sg|mx)\$?[0-9]+", re.IGNORECASE)
+_DIGIT_RUN = re.compile(r"[0-9@$!|]+")
 
 
-def _leet(buf: _Buf) -> bool:
+def _leet(buf: _Buf) -> None:
     """Read digits and symbols as letters inside words that mix them.
 
-    A price, a year, "10g", "1950s" or "A3" is left alone; "!", "$" and "|"
-    count only between letters ("left!" and "$45" are not words). Returns
-    whether an ambiguous "1" was read, so the caller can also try it as "l".
+    Where a digit sits between letters ("1v0ry", "rh1n0", "t00th") the word
+    is leet and every digit in it is read as a letter. One or two digits only
+    at a word's edge ("1vory", "ca7", "31efant", but also "3juta", "mp3") may
+    be either, so they are kept and flagged: the matcher tries the letters
+    where that makes a term's word. Longer numbers at an edge ("500kr",
+    "1950s"), digits that stand for no letter ("12weeks") and amounts
+    ("us$260") are numbers. "!", "$" and "|" count only between letters.
     """
     s = buf.s
     edits = []
-    ambiguous = False
     for m in _LEET_WORD.finditer(s):
         word = m.group()
-        if sum(c.isalpha() for c in word) < 2 or _NUMBER_UNIT.fullmatch(word):
+        if not any(c.isalpha() for c in word) or _CURRENCY_AMOUNT.fullmatch(word):
             continue
-        last = len(word) - 1
-        cands = [i for i, c in enumerate(word) if c in "013457@"]
-        mapped = [_LEET_MAP[c] if i in cands else c for i, c in enumerate(word)]
-        # "!", "$" and "|" count only between letters (once digits are read).
-        cands += [
-            i
-            for i, c in enumerate(word)
-            if c in "!$|" and 0 < i < last and mapped[i - 1].isalpha() and mapped[i + 1].isalpha()
-        ]
-        if not cands:
-            continue
-        repl = "".join(_LEET_MAP[c] if i in cands else c for i, c in enumerate(word))
-        ambiguous = ambiguous or any(word[i] == "1" for i in cands)
-        edits.append((m.start(), m.end(), repl, 0, True))
-        for i in cands:
-            buf.flags[m.start() + i] |= LEET
+        runs = list(_DIGIT_RUN.finditer(word))
+        inner = [r for r in runs if r.start() > 0 and r.end() < len(word)]
+        if inner:
+            cands = [i for i, c in enumerate(word) if c in _LEET_MAP]
+            mapped = [_LEET_MAP[c] if i in cands else c for i, c in enumerate(word)]
+            # Symbols only between letters ("left!" and "$45" are not words).
+            cands = [
+                i
+                for i in cands
+                if word[i] not in "!$|"
+                or (0 < i < len(word) - 1 and mapped[i - 1].isalpha() and mapped[i + 1].isalpha())
+            ]
+            if not cands:
+                continue
+            repl = "".join(_LEET_MAP[c] if i in cands else c for i, c in enumerate(word))
+            edits.append((m.start(), m.end(), repl, 0, True))
+            for i in cands:
+                buf.flags[m.start() + i] |= LEET
+        elif all(r.end() - r.start() <= 2 and all(c in "013457@" for c in r.group()) for r in runs):
+            # "@" at a word's edge is an "a" ("ng@"); digits there may be letters.
+            if "@" in word:
+                edits.append((m.start(), m.end(), word.replace("@", "a"), 0, True))
+            for r in runs:
+                for i in range(r.start(), r.end()):
+                    buf.flags[m.start() + i] |= LEET if word[i] == "@" else LEET_MAYBE
     buf.apply(edits)
-    return ambiguous
 
 
 def _fold_fast(buf: _Buf) -> None:
@@ -606,14 +617,13 @@ def _fold_lookalikes(buf: _Buf) -> None:
     """
     table = _confusables()
     for whole_words in (False, True):
-        if whole_words and not _latin_majority(buf.s):
-            return
         s = buf.s
+        words = [m for m in _NON_ASCII_WORD.finditer(s) if any(c in table for c in m.group())]
+        if not words or (whole_words and not _latin_majority(s)):
+            return
         edits = []
-        for m in _NON_ASCII_WORD.finditer(s):
+        for m in words:
             word = m.group()
-            if not any(c in table for c in word):
-                continue
             mixed = any(c.isascii() for c in word)
             if mixed == whole_words:
                 continue
@@ -680,33 +690,42 @@ def _join_single_letters(buf: _Buf) -> None:
     buf.apply(edits)
 
 
+_ASCII_LETTERS = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _latin_majority(text: str) -> bool:
-    latin = other = 0
-    for c in text:
+    latin = len(text) - len(text.translate(_ASCII_LETTERS))
+    other = 0
+    for c in _NON_ASCII.findall(text):  # only these need a script lookup
         if c.isalpha():
-            if c.isascii() or _script(c) == "LATIN":
+            if _script(c) == "LATIN":
                 latin += 1
             else:
                 other += 1
     return latin > other
 
 
-def normalize(text: str, *, is_url: bool = False) -> Normalized:
-    """Fold `text` for matching; see the module docstring for the steps."""
+def normalize(text: str, *, is_url: bool = False, as_shown: bool = True) -> Normalized:
+    """Fold `text` for matching; see the module docstring for the steps.
+
+    `as_shown` reads text under a right-to-left override in the order it is
+    shown; without it, in the order it is stored (callers check both).
+    """
     buf = _Buf.of(text)
     _markup(buf)
     fast = _NOT_FAST.search(buf.s) is None
     if not fast:
         # Invisible characters must go before letters are regrouped into words.
-        _strip_invisible_and_compat(buf)
+        _strip_invisible_and_compat(buf, as_shown)
     _urls(buf, is_url)
-    if "#" in buf.s or _CAMEL.search(buf.s):
-        _hashtags_and_camel_case(buf)
+    # Letters spaced out first ("L.a.M.a.n.c.h.a"), so CamelCase sees the word.
     if _SPACED.search(buf.s):
         _separators(buf)
-    ambiguous = False
+    if "#" in buf.s or _CAMEL.search(buf.s):
+        _hashtags_and_camel_case(buf)
     if any(c in buf.s for c in "0123457@$!|"):
-        ambiguous = _leet(buf)
+        _leet(buf)
     if fast and _NOT_FAST.search(buf.s) is None:
         _fold_fast(buf)
     else:
@@ -718,24 +737,41 @@ def normalize(text: str, *, is_url: bool = False) -> Normalized:
     _squeeze(buf)
     _join_single_letters(buf)
     if any(c in buf.s for c in "0123457@$"):
-        ambiguous = _leet(buf) or ambiguous
+        _leet(buf)
     if not buf.s.isascii():
         _fold_lookalikes(buf)
         # A mark left on a letter that turned Latin ("〇̀" -> "ò") goes too.
         buf.apply([(m.start(), m.end(), "", NOISE_MARKS, False) for m in _STRAY_MARKS.finditer(buf.s)])
     _squeeze(buf)
-    ones = []
-    if ambiguous:
-        for i, f in enumerate(buf.flags):
-            written = text[buf.starts[i] : buf.ends[i]]
-            if f & LEET and "1" in written:
-                ones.append((i, "".join(c for c in written.lower().replace("1", "l") if c.isalpha())))
+    readings = []
+    for i, f in enumerate(buf.flags):
+        if f & LEET_MAYBE and buf.s[i].isdigit():
+            readings.append((i, _leet_readings(buf.s[i])))
+        elif f & LEET and "1" in (written := text[buf.starts[i] : buf.ends[i]]):
+            # A "1" read as "i" may have been an "l" ("s1ow"); after squeezing,
+            # the one character may stand for "1i" ("p4ngo1in").
+            readings.append((i, ("".join(c for c in written.lower().replace("1", "l") if c.isalpha()),)))
     run_together = sorted((a, b) for a, b in buf.run_together if a < b)
-    return Normalized(buf.s, buf.starts, buf.ends, buf.flags, text, run_together, ones)
+    return Normalized(buf.s, buf.starts, buf.ends, buf.flags, text, run_together, readings)
 
 
-def _strip_invisible_and_compat(buf: _Buf) -> None:
-    """Remove invisible characters and apply NFKC, keeping case for CamelCase."""
+def _leet_readings(digit: str) -> tuple[str, ...]:
+    return ("i", "l") if digit == "1" else (_LEET_MAP.get(digit, digit),)
+
+
+_RLO = re.compile("\u202e([^\u202a-\u202e\u2066-\u2069\n]*)(?:\u202c|$)")
+
+
+def _strip_invisible_and_compat(buf: _Buf, as_shown: bool = True) -> None:
+    """Remove invisible characters and apply NFKC, keeping case for CamelCase.
+
+    Text under a right-to-left override is shown backwards, so "\u202eyrovi"
+    reads "ivory" on screen: it is reversed here to read as it is shown.
+    """
+    if as_shown and "\u202e" in buf.s:
+        buf.apply(
+            [(m.start(), m.end(), m.group(1)[::-1], BIDI_OVERRIDE | INVISIBLE, False) for m in _RLO.finditer(buf.s)]
+        )
     s, fl = buf.s, buf.flags
     edits = []
     pending_at: list[int] = []
@@ -760,6 +796,30 @@ def _strip_invisible_and_compat(buf: _Buf) -> None:
     buf.apply(edits)
 
 
+_HAN_KANA = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CONTINUOUS = re.compile(
+    "[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003134f]"
+)
+_PLAIN_TERM = re.compile(r"[^\W\d_]+(?:[ '\-][^\W\d_]+)*")
+
+
+@lru_cache(maxsize=65536)
 def fold_term(term: str) -> str:
-    """The matching key for a lexicon term: the same folding as ad text."""
+    """The matching key for a lexicon term: the same folding as ad text.
+
+    Most terms are plain words in one case style; they take a short cut that
+    gives the same result as `normalize` (a test holds the two together).
+    """
+    if (
+        _NOT_FAST.search(term) is None
+        and _PLAIN_TERM.fullmatch(term)
+        and not _CAMEL.search(term)
+        and not _SPACED.search(term)
+    ):
+        folded = term.translate(_FAST_TABLE)
+        if _REPEAT.search(folded):  # most terms have no doubled letter: skip the substitution
+            folded = _REPEAT.sub(r"\1", folded)
+        return " ".join(folded.split())
+    if _HAN_KANA.fullmatch(term):
+        return " ".join(term)  # every character a token of its own
     return normalize(term).text

@@ -120,7 +120,7 @@ def test_dangerous_patterns_are_refused(make_bundle, pattern, problem):
 def test_every_condition_kind_is_in_the_schema_and_back():
     schema = json.loads((POLICIES / "schema" / "policy.schema.json").read_text())
     keys = set(schema["$defs"]["condition"]["properties"])
-    modifiers = {"include_negated", "within", "ordered", "match", "of"}
+    modifiers = {"include_negated", "min", "within", "ordered", "match", "of"}
     assert keys - modifiers == set(KINDS)
 
 

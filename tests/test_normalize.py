@@ -18,7 +18,8 @@ from checker.normalize import flag_names, fold_term, normalize
         ("iv\u200bory", "ivory", "invisible"),
         ("iv\u00adory", "ivory", "invisible"),
         ("iv\u2060ory", "ivory", "invisible"),
-        ("\u202eivory", "ivory", "invisible"),
+        ("\u202aivory\u202c", "ivory", "invisible"),
+        ("\u202eyrovi\u202c netsuke", "ivory netsuke", "bidi-override"),
         ("ivory\ufe0f", "ivory", "invisible"),
         ("і𝐯ory", "ivory", "homoglyph"),
         ("Pаngolin", "pangolin", "homoglyph"),
@@ -71,11 +72,34 @@ def test_url_is_decoded_and_split():
     assert "url" in flag_names(n.transforms(0, len(n.text)))
 
 
-def test_ambiguous_leet_one_is_recorded():
+def test_ambiguous_leet_is_recorded_for_the_matcher():
     n = normalize("s1ow loris")
     assert n.text.startswith("siow")
-    assert n.ambiguous == [(1, "l")]
-    assert normalize("p4ngo1in").ambiguous == [(5, "li")]
+    assert n.ambiguous == [(1, ("l",))]
+    assert normalize("p4ngo1in").ambiguous == [(5, ("li",))]
+    assert normalize("ca7").ambiguous == [(2, ("t",))]
+    assert normalize("1vory").ambiguous == [(0, ("i", "l"))]
+
+
+@pytest.mark.parametrize(
+    "text, digits",
+    [
+        ("500kr", "500"),
+        ("3juta", "3"),
+        ("12weeks", "12"),
+        ("价格1200元", "1200"),
+        ("3个月", "3"),
+        ("1950s", "1950"),
+        ("us$260", "260"),
+        ("10g", "10"),
+    ],
+)
+def test_numbers_with_units_stay_numbers(text, digits):
+    # Digits at a word's edge stay in the folded text; at most the matcher may
+    # try reading one or two of them as letters.
+    n = normalize(text)
+    assert digits in n.text
+    assert len(n.ambiguous) <= 2
 
 
 @pytest.mark.parametrize(
@@ -97,6 +121,18 @@ def test_spans_map_back_to_what_was_written(text, word):
 
 def test_terms_fold_like_text():
     assert fold_term("Schildpatt") == normalize("SCHILDPATT").text == "schildpat"
+
+
+def test_the_short_cut_for_plain_terms_folds_like_normalize(default_bundle):
+    texts = {
+        t if isinstance(t, str) else t["text"]
+        for lex in default_bundle.lexicons
+        for e in lex["entries"]
+        for terms in e.get("terms", {}).values()
+        for t in terms
+    }
+    assert len(texts) > 10_000
+    assert [t for t in texts if fold_term(t) != normalize(t).text] == []
 
 
 # -- properties -----------------------------------------------------------------
