@@ -7,9 +7,13 @@ each piece of evidence still names the keyword it came from (`keywords[3]`).
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from .normalize import Normalized, normalize
+
+_SPACE = re.compile(" ")
 
 # The order in which fields are shown and searched.
 TEXT_FIELDS = ("headline", "body", "keywords", "landing_url", "on_screen_text", "transcript")
@@ -46,9 +50,7 @@ class Document:
     def token_index(self, pos: int) -> int:
         """Index of the token holding folded position `pos`."""
         if self._space_index is None:
-            self._space_index = [i for i, c in enumerate(self.text) if c == " "]
-        from bisect import bisect_left
-
+            self._space_index = [m.start() for m in _SPACE.finditer(self.text)]
         return bisect_left(self._space_index, pos)
 
     def segment_at(self, pos: int) -> Segment:

@@ -11,6 +11,7 @@ needed to see it.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import itertools
@@ -66,6 +67,7 @@ class Hit:
     lang: str | None
     how: int  # MATCH flags
     negated: bool = False
+    _tokens: tuple[int, int] | None = None  # (first, last) token, once asked for
 
     @property
     def lists(self) -> frozenset[str]:
@@ -73,11 +75,16 @@ class Hit:
 
     @property
     def tok_start(self) -> int:
-        return self.doc.token_index(self.start)
+        return (self._tokens or self._find_tokens())[0]
 
     @property
     def tok_end(self) -> int:
-        return self.doc.token_index(self.end - 1)
+        return (self._tokens or self._find_tokens())[1]
+
+    def _find_tokens(self) -> tuple[int, int]:
+        # Conditions ask for these many times per hit ("near", negation).
+        self._tokens = (self.doc.token_index(self.start), self.doc.token_index(self.end - 1))
+        return self._tokens
 
     def transforms(self) -> int:
         return self.doc.transforms(self.start, self.end) | self.how
@@ -141,10 +148,15 @@ class Matcher:
             for word in t.key.split(" "):
                 if len(word) >= MIN_FUZZY and word.isalpha():
                     self.vocabulary.setdefault(word, set()).add(t.entry)
-        self.deletes: dict[str, set[str]] = {}
+        # Most deletions come from one word: a tuple, not a set, keeps a
+        # vocabulary of 100,000 more terms in half the memory.
+        self.deletes: dict[str, tuple[str, ...]] = {}
         for word in self.vocabulary:
             for i in range(len(word)):
-                self.deletes.setdefault(word[:i] + word[i + 1 :], set()).add(word)
+                key = word[:i] + word[i + 1 :]
+                had = self.deletes.get(key, ())
+                if word not in had:
+                    self.deletes[key] = (*had, word)
         common: set[str] = set()
         doubled: set[str] = set()
         for lang in self.languages.values():
@@ -384,7 +396,7 @@ class Matcher:
         lang = self.languages.get(term.lang or "")
         if lang is not None and not prefix and term.inflect:
             endings = lang.stem_suffixes if term.stem else lang.suffixes
-            if tail in endings:
+            if tail in endings and not self._another_languages_word(text[start:word_end], lang):
                 return how | INFLECTION
         if term.stem:
             return None
@@ -408,6 +420,11 @@ class Matcher:
             if not prefix or self._word_part(prefix, lang, leading=False):
                 return how | COMPOUND
         return None
+
+    def _another_languages_word(self, word: str, lang: Language) -> bool:
+        """An ending that turns the term into an ordinary word of another
+        language is not an inflection: Italian "sam|e" is English "same"."""
+        return word in self.common_words and word not in lang.common and word not in self.known
 
     _LINKS = ("", "s", "e", "en", "n", "er", "es", "a", "o")
 
@@ -644,12 +661,16 @@ def accent_form(text: str) -> str:
 
 def _dedupe(hits: list[Hit]) -> list[Hit]:
     """One hit per concept and place: the widest, then the most direct."""
-    by_entry: dict[Entry, list[Hit]] = {}
-    for h in sorted(hits, key=lambda h: (h.start - h.end, _quality(h))):
-        kept = by_entry.setdefault(h.entry, [])
-        if not any(k.start <= h.start and h.end <= k.end for k in kept):
-            kept.append(h)
-    return sorted((h for kept in by_entry.values() for h in kept), key=lambda h: (h.start, -h.end))
+    # Sorted by start, widest and most direct first, a hit lies inside an
+    # earlier one of its concept exactly when an earlier one reaches as far.
+    reach: dict[Entry, int] = {}
+    kept = []
+    for h in sorted(hits, key=lambda h: (h.start, -h.end, _quality(h))):
+        if reach.get(h.entry, -1) >= h.end:
+            continue
+        reach[h.entry] = h.end
+        kept.append(h)
+    return kept
 
 
 def _quality(h: Hit) -> int:
@@ -661,12 +682,17 @@ def _apply_shields(hits: list[Hit]) -> list[Hit]:
     if not shields:
         return hits
     # Strictly inside: a benign phrase that is also a shield still counts as itself.
-    return [
-        h
-        for h in hits
-        if h.entry.shield
-        or not any(s.start <= h.start and h.end <= s.end and (s.start, s.end) != (h.start, h.end) for s in shields)
-    ]
+    # reach[i]: the furthest end of the first i shields by start.
+    shields.sort(key=lambda s: s.start)
+    starts = [s.start for s in shields]
+    reach = list(itertools.accumulate((s.end for s in shields), max, initial=-1))
+
+    def shielded(h: Hit) -> bool:
+        before = reach[bisect.bisect_left(starts, h.start)]  # shields starting earlier
+        at_or_before = reach[bisect.bisect_right(starts, h.start)]
+        return before >= h.end or at_or_before > h.end
+
+    return [h for h in hits if h.entry.shield or not shielded(h)]
 
 
 def _mark_negated(hits: list[Hit]) -> None:
