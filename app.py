@@ -20,7 +20,7 @@ from flask import Flask
 from checker.bundle import load_bundle
 from checker.errors import PolicyError
 from checker.store import VerdictStore
-from web import api, auth, batch, cli, cli_policies, cli_verdicts, errors, openapi, ops, pages
+from web import api, auth, batch, cli, cli_policies, cli_verdicts, errors, openapi, ops, pages, review, stats
 from web.state import Engine, set_engine
 
 ROOT = Path(__file__).resolve().parent
@@ -34,11 +34,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         POLICY_DIR=str(ROOT / "policies"),
         SECRET_KEY=None,
         AUTH_DISABLED=False,
+        EXPLANATION_LINK_MAX_AGE=180 * 24 * 3600,  # seconds an explanation link stays valid
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=None,  # None: secure unless debugging or testing (decided below)
         MAX_CONTENT_LENGTH=MAX_BODY,
     )
     app.config.from_prefixed_env("PANGOLIN")
     if test_config:
         app.config.from_mapping(test_config)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        # The staff session rides in this cookie: never over plain HTTP, except on a developer's machine.
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.json.sort_keys = False
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(app)
@@ -54,12 +61,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db = VerdictStore(app.config["DATABASE"])
     db.migrate()
-    first_key = auth.ensure_first_key(app, db)
+    # Only a server makes the first admin key: a CLI tool (eval, check, policies)
+    # run on a fresh machine must not mint and print one.
+    first_key = None if _cli_tool_run() else auth.ensure_first_key(app, db)
     db.close()
     _announce(app, first_key)
 
     errors.register(app)
-    for blueprint in (api.bp, batch.bp, pages.bp, openapi.bp, ops.bp):
+    for blueprint in (api.bp, batch.bp, pages.bp, review.bp, stats.bp, openapi.bp, ops.bp):
         app.register_blueprint(blueprint)
     for commands in (cli, cli_policies, cli_verdicts):
         commands.register(app)

@@ -18,12 +18,14 @@ import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlite_utils import Database, Migrations
 
 from .errors import StoreUnavailable
+from .explain import purged_reason
 
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 5000
@@ -143,6 +145,53 @@ def m003_api_keys(db: Database) -> None:
     db["api_keys"].create_index(["key_hash"], unique=True)
 
 
+@migrations()
+def m004_redacted_digest(db: Database) -> None:
+    """The digest of what a purge keeps, chained with the row (see redact_reasons)."""
+    db["verdicts"].add_column("redacted_sha256", str)
+    db.execute("DROP TRIGGER verdicts_no_update")
+    db.execute(
+        """CREATE TRIGGER verdicts_no_update BEFORE UPDATE OF
+             seq, decision_id, advertiser_id, submission_id, submission_sha256, decision, reasons_sha256,
+             redacted_sha256, policy_version, language, checked_at, duration_ms, prev_hash, row_hash
+           ON verdicts
+           BEGIN SELECT RAISE(ABORT, 'verdicts are append-only'); END"""
+    )
+
+
+@migrations()
+def m005_reviews_answer_appeals(db: Database) -> None:
+    """Each review names the newest appeal it answers (0: none).
+
+    Comparing created_at cannot order an appeal and a review made in the same
+    millisecond; appeal ids can.
+    """
+    db["reviews"].add_column("answers_appeal", int)
+
+
+@migrations()
+def m006_redacted_reasons(db: Database) -> None:
+    """What a purge will keep of the reasons, written with the verdict.
+
+    Its digest (redacted_sha256) is chained, so a purge copies it instead of
+    rebuilding it with code that may have changed since.
+    """
+    db["verdicts"].add_column("redacted_json", str)
+    db.execute("DROP TRIGGER verdicts_no_update")
+    db.execute(
+        """CREATE TRIGGER verdicts_no_update BEFORE UPDATE OF
+             seq, decision_id, advertiser_id, submission_id, submission_sha256, decision, reasons_sha256,
+             redacted_sha256, redacted_json, policy_version, language, checked_at, duration_ms, prev_hash, row_hash
+           ON verdicts
+           BEGIN SELECT RAISE(ABORT, 'verdicts are append-only'); END"""
+    )
+
+
+# Columns added to reviews and appeals after rows were hashed: absent from the
+# hash of the rows written before (NULL there), present in those written since.
+_ADDED_LATER = frozenset({"answers_appeal"})
+
+
 def now_iso() -> str:
     t = datetime.now(UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
@@ -184,7 +233,68 @@ _CHAINED = (
 
 
 def row_hash(prev_hash: str, row: dict) -> str:
-    return sha256(prev_hash + "\n" + canonical([row.get(k) for k in _CHAINED]))
+    values = [row.get(k) for k in _CHAINED]
+    if row.get("redacted_sha256") is not None:
+        values.append(row["redacted_sha256"])
+    return sha256(prev_hash + "\n" + canonical(values))
+
+
+_KEPT_BY_PURGE_V1 = ("policy", "policy_title", "rule", "decision", "title", "language", "help_url")
+
+
+def redact_reasons(reasons: list[dict], trace: dict | None = None) -> list[dict]:
+    """What a purge keeps of the reasons: the rules' own words and the fields, no word of the ad.
+
+    Written with the verdict (redacted_json) and chained by its digest, so a
+    purged row still proves which rules decided it and still explains them.
+    `trace` gives the terms each rule matched, which the advice's tips quote.
+    """
+    terms: dict[str, set[str]] = {}
+    for item in (trace or {}).get("evidence", []):
+        terms.setdefault(item["rule"], set()).update(e["term"] for e in item["evidence"] if e.get("term"))
+    return [
+        purged_reason(r, {e["text"] for e in r.get("evidence", []) if "text" in e} | terms.get(r.get("rule"), set()))
+        for r in reasons
+    ]
+
+
+def redact_reasons_v1(reasons: list[dict]) -> list[dict]:
+    """What a purge kept before m006 (no message, no advice): the digest of rows written then is of this."""
+    return [
+        {
+            **{k: r[k] for k in _KEPT_BY_PURGE_V1 if k in r},
+            "evidence": [{"field": e["field"]} for e in r.get("evidence", [])],
+        }
+        for r in reasons
+    ]
+
+
+def redact_shadow(shadow: list[dict]) -> list[dict]:
+    """What a purge keeps of the shadow rules that fired: which, and in which fields."""
+    return [
+        {
+            **{k: s[k] for k in ("policy", "rule", "decision") if k in s},
+            "evidence": [{"field": e["field"]} for e in s.get("evidence", [])],
+        }
+        for s in shadow
+    ]
+
+
+def appeal_answered(appeal: dict, review: dict | None) -> bool:
+    """Did `review` (a verdict's latest) come after `appeal` (its latest)?"""
+    if review is None:
+        return False
+    if review.get("answers_appeal") is not None:
+        return review["answers_appeal"] >= appeal["id"]
+    return review["created_at"] >= appeal["created_at"]  # a review written before m005
+
+
+class AppealRefused(Exception):
+    """Nothing to appeal (`why` "approved") or an appeal already waits (`why` "open")."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +345,10 @@ class VerdictStore:
         row = dict(row)
         row["submission_sha256"] = sha256(row["submission_json"])
         row["reasons_sha256"] = sha256(row["reasons_json"])
+        reasons = json.loads(row["reasons_json"])
+        trace = json.loads(row["trace_json"]) if reasons and row.get("trace_json") else None
+        row["redacted_json"] = canonical(redact_reasons(reasons, trace))
+        row["redacted_sha256"] = sha256(row["redacted_json"])
         conn = self.db.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -255,14 +369,24 @@ class VerdictStore:
         return row
 
     def get(self, decision_id: str) -> dict | None:
-        try:
-            rows = list(self.db.query("SELECT * FROM verdicts WHERE decision_id = ?", [decision_id]))
-        except sqlite3.Error as e:
-            raise StoreUnavailable(str(e)) from e
+        rows = self.query("SELECT * FROM verdicts WHERE decision_id = ?", [decision_id])
         return rows[0] if rows else None
 
+    def _one(self, sql: str, args: list | tuple = ()) -> tuple | None:
+        try:
+            return self.db.execute(sql, args).fetchone()
+        except sqlite3.Error as e:
+            raise StoreUnavailable(str(e)) from e
+
+    def query(self, sql: str, args: list | tuple | dict = ()) -> list[dict]:
+        """The rows of a read; a database error is StoreUnavailable."""
+        try:
+            return list(self.db.query(sql, args))
+        except sqlite3.Error as e:
+            raise StoreUnavailable(str(e)) from e
+
     def seq_of(self, decision_id: str) -> int | None:
-        row = self.db.execute("SELECT seq FROM verdicts WHERE decision_id = ?", [decision_id]).fetchone()
+        row = self._one("SELECT seq FROM verdicts WHERE decision_id = ?", [decision_id])
         return row[0] if row else None
 
     def list(
@@ -294,40 +418,77 @@ class VerdictStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq DESC LIMIT ?"
         args.append(limit)
-        try:
-            return list(self.db.query(sql, args))
-        except sqlite3.Error as e:
-            raise StoreUnavailable(str(e)) from e
+        return self.query(sql, args)
 
     def count(self, **where) -> int:
         clauses = " AND ".join(f"{k} = ?" for k in where)
         sql = "SELECT count(*) FROM verdicts" + (f" WHERE {clauses}" if clauses else "")
-        return self.db.execute(sql, list(where.values())).fetchone()[0]
+        return self._one(sql, list(where.values()))[0]
 
     def decision_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT decision, count(*) FROM verdicts GROUP BY decision").fetchall())
 
     # -- reviews and appeals -----------------------------------------------------
     def add_review(self, decision_id: str, reviewer: str, decision: str, note: str) -> dict:
-        return self._append(
-            "reviews", {"decision_id": decision_id, "reviewer": reviewer, "decision": decision, "note": note}
-        )
+        """Append a review; it answers every appeal of the verdict made before it (in the same transaction)."""
+
+        def answers(conn) -> dict:
+            newest = conn.execute("SELECT max(id) FROM appeals WHERE decision_id = ?", [decision_id]).fetchone()[0]
+            return {"answers_appeal": newest or 0}
+
+        row = {"decision_id": decision_id, "reviewer": reviewer, "decision": decision, "note": note}
+        return self._append("reviews", row, answers)
 
     def add_appeal(self, decision_id: str, reason: str, language: str | None) -> dict:
+        """Append an appeal, unconditionally (see add_appeal_if_open)."""
         return self._append("appeals", {"decision_id": decision_id, "reason": reason, "language": language})
 
+    def add_appeal_if_open(
+        self, decision_id: str, reason: str, language: str | None, appealable: tuple[str, ...]
+    ) -> dict:
+        """Append an appeal if the decision in force is in `appealable` and no appeal waits; else AppealRefused.
+
+        Checked and written in one immediate transaction: of two appeals at
+        once, one is stored and the other refused.
+        """
+
+        def still_open(conn) -> dict:
+            verdict = conn.execute("SELECT decision FROM verdicts WHERE decision_id = ?", [decision_id]).fetchone()
+            review = conn.execute(
+                "SELECT decision, answers_appeal, created_at FROM reviews WHERE decision_id = ? ORDER BY id DESC LIMIT 1",
+                [decision_id],
+            ).fetchone()
+            appeal = conn.execute(
+                "SELECT id, created_at FROM appeals WHERE decision_id = ? ORDER BY id DESC LIMIT 1", [decision_id]
+            ).fetchone()
+            effective = review[0] if review else verdict[0] if verdict else None
+            if effective not in appealable:
+                raise AppealRefused("approved")
+            last_review = (
+                dict(zip(("decision", "answers_appeal", "created_at"), review, strict=True)) if review else None
+            )
+            if appeal and not appeal_answered({"id": appeal[0], "created_at": appeal[1]}, last_review):
+                raise AppealRefused("open")
+            return {}
+
+        row = {"decision_id": decision_id, "reason": reason, "language": language}
+        return self._append("appeals", row, still_open)
+
     def reviews(self, decision_id: str) -> list[dict]:
-        return list(self.db.query("SELECT * FROM reviews WHERE decision_id = ? ORDER BY id", [decision_id]))
+        return self.query("SELECT * FROM reviews WHERE decision_id = ? ORDER BY id", [decision_id])
 
     def appeals(self, decision_id: str) -> list[dict]:
-        return list(self.db.query("SELECT * FROM appeals WHERE decision_id = ? ORDER BY id", [decision_id]))
+        return self.query("SELECT * FROM appeals WHERE decision_id = ? ORDER BY id", [decision_id])
 
-    def _append(self, table: str, row: dict) -> dict:
+    def _append(self, table: str, row: dict, inside: Callable[[sqlite3.Connection], dict] | None = None) -> dict:
+        """Append a chained row; `inside` runs in the transaction first, may refuse (raise) or add fields."""
         row = dict(row, created_at=now_iso())
         conn = self.db.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if inside is not None:
+                    row.update(inside(conn))
                 last = conn.execute(f"SELECT id, row_hash FROM {table} ORDER BY id DESC LIMIT 1").fetchone()
                 row["id"] = (last[0] + 1) if last else 1
                 row["prev_hash"] = last[1] if last else GENESIS
@@ -361,33 +522,63 @@ class VerdictStore:
                 return ChainReport(False, n, "content does not match its hash (altered)", **where)
             if row["submission_json"] is not None and sha256(row["submission_json"]) != row["submission_sha256"]:
                 return ChainReport(False, n, "submission text does not match its digest (altered)", **where)
+            if row.get("redacted_json") is not None and sha256(row["redacted_json"]) != row["redacted_sha256"]:
+                return ChainReport(False, n, "what a purge keeps does not match its digest (altered)", **where)
             if row["purged_at"] is None and sha256(row["reasons_json"]) != row["reasons_sha256"]:
                 return ChainReport(False, n, "reasons do not match their digest (altered)", **where)
+            if (
+                row["purged_at"] is not None
+                and row.get("redacted_sha256") is not None
+                and sha256(row["reasons_json"]) != row["redacted_sha256"]
+            ):
+                return ChainReport(False, n, "purged reasons do not match their digest (altered)", **where)
             prev = row["row_hash"]
             expected_seq += 1
+        for table in ("reviews", "appeals"):
+            problem = self._verify_appended(table)
+            if problem:
+                return ChainReport(False, n, problem)
         return ChainReport(True, n)
+
+    def _verify_appended(self, table: str) -> str | None:
+        prev = GENESIS
+        expected = 1
+        for row in self.db.query(f"SELECT * FROM {table} ORDER BY id"):
+            stored = row.pop("row_hash")
+            row = {k: v for k, v in row.items() if not (v is None and k in _ADDED_LATER)}
+            if row["id"] != expected:
+                return f"{table}: row(s) missing before id {row['id']}"
+            if row["prev_hash"] != prev:
+                return f"{table}: id {row['id']} does not link to the previous row"
+            if sha256(prev + "\n" + canonical(sorted(row.items()))) != stored:
+                return f"{table}: id {row['id']} does not match its hash (altered)"
+            prev, expected = stored, expected + 1
+        return None
 
     def purge(self, before: str) -> int:
         """Drop advertisers' text from verdicts checked before `before` (ISO date).
 
-        The decision, policy version, rule ids and digests stay, so the chain
-        still verifies; evidence fragments are removed from the reasons.
+        The decision, policy version, digests and what the reasons say without
+        the ad's words stay (redacted_json, written with the verdict; rows
+        written before m006 keep the older, shorter form their digest is of),
+        so the chain still verifies. Shadow rules keep their ids and fields.
         """
-        rows = list(
-            self.db.query("SELECT seq, reasons_json FROM verdicts WHERE checked_at < ? AND purged_at IS NULL", [before])
+        rows = self.query(
+            "SELECT seq, reasons_json, redacted_json, shadow_json FROM verdicts "
+            "WHERE checked_at < ? AND purged_at IS NULL",
+            [before],
         )
         stamp = now_iso()
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             for row in rows:
-                reasons = json.loads(row["reasons_json"])
-                for r in reasons:
-                    r["evidence"] = [{"field": e["field"]} for e in r.get("evidence", [])]
+                reasons = row["redacted_json"] or canonical(redact_reasons_v1(json.loads(row["reasons_json"])))
+                shadow = canonical(redact_shadow(json.loads(row["shadow_json"]))) if row["shadow_json"] else None
                 conn.execute(
-                    "UPDATE verdicts SET submission_json = NULL, trace_json = NULL, reasons_json = ?, purged_at = ? "
-                    "WHERE seq = ?",
-                    [canonical(reasons), stamp, row["seq"]],
+                    "UPDATE verdicts SET submission_json = NULL, trace_json = NULL, shadow_json = ?, "
+                    "reasons_json = ?, purged_at = ? WHERE seq = ?",
+                    [shadow, reasons, stamp, row["seq"]],
                 )
             conn.execute("COMMIT")
         except BaseException:
@@ -408,8 +599,13 @@ class VerdictStore:
             }
         )
 
+    def active_key(self, key_id: str) -> dict | None:
+        """A key that is not revoked, by id, without its hash."""
+        rows = self.query("SELECT key_id, name, role FROM api_keys WHERE key_id = ? AND revoked_at IS NULL", [key_id])
+        return rows[0] if rows else None
+
     def find_key(self, key_hash: str) -> dict | None:
-        rows = list(self.db.query("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [key_hash]))
+        rows = self.query("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", [key_hash])
         return rows[0] if rows else None
 
     def api_keys(self) -> list[dict]:

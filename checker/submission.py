@@ -10,6 +10,7 @@ from .document import TEXT_FIELDS
 from .errors import InvalidSubmission
 
 _TEXT_LIST = ", ".join(TEXT_FIELDS)
+MAX_DETAILS = 100  # problems listed in one answer; the rest are counted
 
 
 class SubmissionValidator:
@@ -23,9 +24,25 @@ class SubmissionValidator:
         if not isinstance(data, dict):
             return [{"field": "$", "problem": "must be a JSON object"}]
         details = []
-        for err in self._validator.iter_errors(data):
+        # An over-long array is one problem, not one per item: check a trimmed
+        # copy, so 60,000 bad country codes cost no more than 249.
+        trimmed = dict(data)
+        for name, spec in self._props.items():
+            limit = spec.get("maxItems")
+            value = data.get(name)
+            if limit is not None and isinstance(value, list) and len(value) > limit:
+                details.append({"field": f"$.{name}", "problem": f"must have at most {limit} items (got {len(value)})"})
+                trimmed[name] = value[:limit]
+        unknown = [k for k in trimmed if k not in self._props]
+        if len(unknown) > MAX_DETAILS:
+            details.append({"field": "$", "problem": f"has {len(unknown)} unknown fields"})
+            for k in unknown[MAX_DETAILS:]:
+                del trimmed[k]
+        for err in self._validator.iter_errors(trimmed):
             details.extend(self._explain(err))
-        details.extend(_unsafe_strings(data))
+            if len(details) > MAX_DETAILS:
+                break
+        details.extend(unsafe_strings(trimmed))
         seen = set()
         unique = []
         for d in details:
@@ -35,6 +52,9 @@ class SubmissionValidator:
                 unique.append(d)
         order = {f"$.{name}": i for i, name in enumerate(self._props)}
         unique.sort(key=lambda d: (order.get(d["field"].split("[")[0], 99), d["field"]))
+        if len(unique) > MAX_DETAILS:
+            extra = len(unique) - MAX_DETAILS
+            unique = [*unique[:MAX_DETAILS], {"field": "$", "problem": f"and {extra} more problem(s)"}]
         return unique
 
     def validate(self, data: Any) -> dict:
@@ -96,16 +116,23 @@ def _pattern_problem(err) -> str:
     return f"does not match {err.validator_value}"
 
 
-def _unsafe_strings(data: dict) -> list[dict]:
+def unsafe_text(path: str, value: str) -> list[dict]:
     """Characters JSON allows but a text store must not take: NUL, lone surrogates."""
+    out = []
+    if "\x00" in value:
+        out.append({"field": path, "problem": "must not contain NUL characters"})
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        out.append({"field": path, "problem": "contains an unpaired UTF-16 surrogate"})
+    return out
+
+
+def unsafe_strings(data: dict) -> list[dict]:
+    """unsafe_text for every string of a submission, lists included."""
     out = []
 
     def look(path: str, value: Any) -> None:
         if isinstance(value, str):
-            if "\x00" in value:
-                out.append({"field": path, "problem": "must not contain NUL characters"})
-            if any("\ud800" <= c <= "\udfff" for c in value):
-                out.append({"field": path, "problem": "contains an unpaired UTF-16 surrogate"})
+            out.extend(unsafe_text(path, value))
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 look(f"{path}[{i}]", item)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 
 import pytest
 
-from checker.store import VerdictStore, new_decision_id
+from checker import store as store_module
+from checker.store import AppealRefused, VerdictStore, appeal_answered, new_decision_id
 
 
 @pytest.fixture
@@ -121,3 +124,94 @@ def test_listing_filters_and_cursor(fresh_store):
     assert [r["seq"] for r in older] == [3, 2, 1]
     assert {r["advertiser_id"] for r in fresh_store.list(advertiser_id="adv-0")} == {"adv-0"}
     assert fresh_store.seq_of(rows[2]["decision_id"]) == 3
+
+
+def test_purge_keeps_no_words_of_the_ad(fresh_store):
+    row = _row(0)
+    row["reasons_json"] = (
+        '[{"policy":"p","policy_title":"Animals","rule":"r","decision":"rejected","title":"Ivory","language":"en",'
+        '"message":"No ivory (policy “Animals”). Found in the headline: “IVORIES”.",'
+        '"advice":"Remove it. If “ivory” is the colour, say “cream”.","help_url":"/policies/p",'
+        '"evidence":[{"field":"headline","text":"IVORIES","start":0,"end":7,"disclosed":true}]}]'
+    )
+    row["trace_json"] = '{"evidence":[{"policy":"p","rule":"r","evidence":[{"field":"headline","term":"ivory"}]}]}'
+    row["shadow_json"] = '[{"policy":"p","rule":"s","decision":"review","evidence":[{"field":"body","text":"tusk"}]}]'
+    fresh_store.record(row)
+    fresh_store.purge("2099-01-01")
+    (purged,) = fresh_store.list(limit=1)
+    assert "IVORIES" not in purged["reasons_json"] and "tusk" not in purged["shadow_json"]
+    (reason,) = json.loads(purged["reasons_json"])
+    assert reason["message"] == "No ivory (policy “Animals”). Found in the headline."
+    assert reason["advice"] == "Remove it."  # the tip quotes the word the ad used
+    assert reason["evidence"] == [{"field": "headline"}] and reason["help_url"] == "/policies/p"
+    assert json.loads(purged["shadow_json"]) == [
+        {"policy": "p", "rule": "s", "decision": "review", "evidence": [{"field": "body"}]}
+    ]
+    assert fresh_store.verify().ok
+
+
+def test_purged_reasons_cannot_be_rewritten(fresh_store):
+    _fill(fresh_store, 2)
+    fresh_store.purge("2099-01-01")
+    _tamper(fresh_store, """UPDATE verdicts SET reasons_json = '[{"rule":"other"}]' WHERE seq = 1""")
+    r = fresh_store.verify()
+    assert not r.ok and r.seq == 1 and "purged reasons" in r.problem
+
+
+def test_altered_review_is_found(fresh_store):
+    rows = _fill(fresh_store, 1)
+    fresh_store.add_review(rows[0]["decision_id"], "rev", "approved", "looks fine")
+    fresh_store.add_review(rows[0]["decision_id"], "rev", "rejected", "second look")
+    fresh_store.db.execute("DROP TRIGGER reviews_append_only_update")
+    fresh_store.db.execute("UPDATE reviews SET decision = 'approved' WHERE id = 2")
+    r = fresh_store.verify()
+    assert not r.ok and "reviews: id 2" in r.problem
+
+
+def test_altered_purge_form_is_found_before_the_purge(fresh_store):
+    _fill(fresh_store, 2)
+    _tamper(fresh_store, """UPDATE verdicts SET redacted_json = '[{"rule":"other"}]' WHERE seq = 2""")
+    r = fresh_store.verify()
+    assert not r.ok and r.seq == 2 and "what a purge keeps" in r.problem
+
+
+def test_two_connections_appealing_at_once_store_one_appeal(fresh_store):
+    (row,) = _fill(fresh_store, 1)
+    ready = threading.Barrier(2, timeout=30)
+    outcomes: list[str] = []
+
+    def appeal() -> None:
+        s = VerdictStore(fresh_store.path)  # a connection of its own, as each worker has
+        try:
+            ready.wait()
+            s.add_appeal_if_open(row["decision_id"], "It is resin.", "en", ("rejected", "review"))
+            outcomes.append("stored")
+        except AppealRefused as e:
+            outcomes.append(e.why)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=appeal) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["open", "stored"]
+    assert len(fresh_store.appeals(row["decision_id"])) == 1
+
+
+def test_a_review_answers_the_appeals_before_it_even_in_the_same_millisecond(fresh_store, monkeypatch):
+    monkeypatch.setattr(store_module, "now_iso", lambda: "2026-11-28T12:00:00.000Z")
+    (row,) = _fill(fresh_store, 1)
+    appealable = ("rejected", "review")
+    fresh_store.add_appeal_if_open(row["decision_id"], "first", "en", appealable)
+    review = fresh_store.add_review(row["decision_id"], "rev", "rejected", "real")
+    assert review["answers_appeal"] == 1
+    second = fresh_store.add_appeal_if_open(row["decision_id"], "second", "en", appealable)
+    assert not appeal_answered(second, review)  # same created_at; the id says the appeal came after
+    with pytest.raises(AppealRefused, match="open"):
+        fresh_store.add_appeal_if_open(row["decision_id"], "third", "en", appealable)
+    fresh_store.add_review(row["decision_id"], "rev", "approved", "fine after all")
+    with pytest.raises(AppealRefused, match="approved"):
+        fresh_store.add_appeal_if_open(row["decision_id"], "fourth", "en", appealable)
+    assert fresh_store.verify().ok

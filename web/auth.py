@@ -117,14 +117,10 @@ def session_principal(role: str = "reviewer") -> dict | None:
     key_id = session.get("key_id")
     if not key_id:
         return None
-    row = (
-        store()
-        .db.execute("SELECT key_id, name, role FROM api_keys WHERE key_id = ? AND revoked_at IS NULL", [key_id])
-        .fetchone()
-    )
-    if row is None or role not in IMPLIES[row[2]]:
+    who = store().active_key(key_id)
+    if who is None or role not in IMPLIES[who["role"]]:
         return None
-    return {"key_id": row[0], "name": row[1], "role": row[2]}
+    return who
 
 
 def csrf_token() -> str:
