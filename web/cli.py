@@ -13,7 +13,8 @@ from checker import evaluation, pipeline
 from checker.errors import InvalidSubmission
 
 from . import auth
-from .state import engine, store
+from .errors import ApiError
+from .state import Engine, engine, ready_engine, store
 
 
 def register(app: Flask) -> None:
@@ -21,12 +22,13 @@ def register(app: Flask) -> None:
     app.cli.add_command(keys)
 
 
-def _ready_engine():
-    eng = engine()
-    if eng.bundle is None:
-        click.echo(str(eng.error), err=True)
+def ready_engine_or_exit() -> Engine:
+    """The engine in force; if its policies are not loaded, print why and exit 2."""
+    try:
+        return ready_engine()
+    except ApiError:
+        click.echo(str(engine().error), err=True)
         sys.exit(2)
-    return eng
 
 
 COLUMNS = [
@@ -51,7 +53,7 @@ def eval_command(file: str, by_tag: bool, as_json: bool, misses: bool) -> None:
 
     Nothing is written to the verdict log.
     """
-    eng = _ready_engine()
+    eng = ready_engine_or_exit()
     try:
         cases = evaluation.read_cases(file)
     except ValueError as e:
