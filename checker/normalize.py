@@ -427,21 +427,33 @@ def _hashtags_and_camel_case(buf: _Buf) -> None:
 _SEP = r"[ \t._\-*·•/\\|+~:,'\"=]{1,3}"
 _LETTER = r"[^\W_]"
 _SPACED = re.compile(rf"(?<![^\W_]){_LETTER}(?P<sep>{_SEP}){_LETTER}(?:(?P=sep){_LETTER})+(?![^\W_])")
+_SPACED_PAIR = re.compile(
+    rf"(?<![^\W_]|[._\-*·•/\\|+~:]){_LETTER}(?P<sep>{_SEP}){_LETTER}(?![^\W_]|[._\-*·•/\\|+~:][^\W_])"
+)
+
+
+def _spelled_out(chunk: str) -> bool:
+    letters = [c for c in chunk if c.isalnum()]
+    return (
+        any(c.isalpha() for c in letters)
+        and not any(_is_scriptio_continua(c) or is_thai(c) for c in letters)  # CJK: tokens of their own anyway
+    )
 
 
 def _separators(buf: _Buf) -> None:
-    """Join letters written one at a time: i.v.o.r.y, i v o r y, E-l-f-e-n."""
+    """Join letters written one at a time: i.v.o.r.y, i v o r y, E-l-f-e-n.
+
+    A two-letter word is joined only when the text also spells a longer
+    word that way with the same mark ("t.e g.i.a.c"): alone, "e.g" is not one.
+    """
     s = buf.s
     edits = []
-    for m in _SPACED.finditer(s):
+    runs = [m for m in _SPACED.finditer(s) if _spelled_out(m.group())]
+    marks = {m.group("sep") for m in runs if m.group("sep").strip()}
+    pairs = [m for m in _SPACED_PAIR.finditer(s) if m.group("sep") in marks and _spelled_out(m.group())]
+    for m in sorted(runs + pairs, key=lambda m: m.start()):
         chunk = m.group()
         letters = [(i, c) for i, c in enumerate(chunk, m.start()) if c.isalnum()]
-        if len(letters) < 3 or all(c.isdigit() for _, c in letters):
-            continue
-        if any(_is_scriptio_continua(c) or is_thai(c) for _, c in letters):
-            continue  # CJK characters are tokens of their own anyway
-        if not any(c.isalpha() for _, c in letters):
-            continue
         # Drop every separator between the letters.
         for (i, _), (j, _) in itertools.pairwise(letters):
             if j > i + 1:

@@ -184,3 +184,9 @@ def test_offset_map_is_monotonic_and_in_range(text):
 def test_normaliser_never_raises(text):
     normalize(text)
     normalize(text, is_url=True)
+
+
+def test_two_letter_words_join_only_beside_a_longer_spelled_out_word():
+    assert normalize("sừng t.ê g.i.á.c, 1.2kg").text.startswith("sung te giac")
+    assert normalize("e.g. carved bone").text == "e g carved bone"
+    assert normalize("t-e g.i.a.c").text == "t e giac"  # another mark: not the same hand
