@@ -187,7 +187,10 @@ def _expand(
     out = [term(key)]
     if kind == "word" and " " in key:
         # Joined, the words may meet on a doubled letter: "fur rug" -> "furug".
-        out.append(term(_SQUEEZE.sub(r"\1", key.replace(" ", "")), joined=True))
+        # Not when that makes an ordinary word ("đõ ong" joined is "dong").
+        joined = _SQUEEZE.sub(r"\1", key.replace(" ", ""))
+        if joined not in common:
+            out.append(term(joined, joined=True))
     if (
         kind == "word"
         and language is not None
