@@ -661,13 +661,15 @@ class _RuleDiff:
     after: int = 0
     gained: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
+    redecided: list[str] = field(default_factory=list)  # fired in both, with another decision
 
 
 def replay(rows: Iterable[dict], bundle: Bundle, reviews: dict[str, str] | None = None, max_changes: int = 200) -> dict:
     """Re-run logged submissions through a candidate bundle and say what would change.
 
     Compares each re-run with the stored decision and the stored reasons (rule
-    ids; shadow rules apart). Writes nothing. Rows whose text was purged
+    ids and their decisions; shadow rules apart), so a rule switched from
+    review to reject shows up even where the verdict's decision stays. Writes nothing. Rows whose text was purged
     cannot be replayed and are counted as skipped.
     """
     checker = Checker(bundle)
@@ -708,12 +710,19 @@ def replay(rows: Iterable[dict], bundle: Bundle, reviews: dict[str, str] | None 
                     d.gained.append(did)
                 elif rule_id in before and rule_id not in after:
                     d.lost.append(did)
+                elif mode == "enforce" and before[rule_id]["decision"] != after[rule_id].decision:
+                    d.redecided.append(did)
         review = reviews.get(did)
         if review:
             reviewed += 1
             agreed_before += not overturned(old, review)
             agreed_after += not overturned(new, review)
-        if new == old and new_reasons.keys() == old_reasons.keys():
+        redecided = [
+            (rid, r, new_reasons[rid].decision)
+            for rid, r in old_reasons.items()
+            if rid in new_reasons and r["decision"] != new_reasons[rid].decision
+        ]
+        if new == old and new_reasons.keys() == old_reasons.keys() and not redecided:
             continue
         changed += 1
         decision_changed += new != old
@@ -739,6 +748,10 @@ def replay(rows: Iterable[dict], bundle: Bundle, reviews: dict[str, str] | None 
                         for rid, r in old_reasons.items()
                         if rid not in new_reasons
                     ],
+                    "redecided": [
+                        {"policy": r["policy"], "rule": rid, "from": r["decision"], "to": to}
+                        for rid, r, to in redecided
+                    ],
                     "review": review,
                 }
             )
@@ -756,11 +769,15 @@ def replay(rows: Iterable[dict], bundle: Bundle, reviews: dict[str, str] | None 
             "after": d.after,
             "gained": len(d.gained),
             "lost": len(d.lost),
+            "redecided": len(d.redecided),
             "gained_examples": d.gained[:EXAMPLE_IDS],
             "lost_examples": d.lost[:EXAMPLE_IDS],
+            "redecided_examples": d.redecided[:EXAMPLE_IDS],
         }
-        for d in sorted(diffs.values(), key=lambda d: (-(len(d.gained) + len(d.lost)), d.rule, d.mode))
-        if d.gained or d.lost
+        for d in sorted(
+            diffs.values(), key=lambda d: (-(len(d.gained) + len(d.lost) + len(d.redecided)), d.rule, d.mode)
+        )
+        if d.gained or d.lost or d.redecided
     ]
     replayed = sum(len(ids) for ids in matrix.values())
     invalid = sum(t["count"] for t in transitions if t["to"] == "invalid")
@@ -820,16 +837,19 @@ def replay_lines(report: dict, max_listed: int = 20) -> list[str]:
             out.append(f"  {t['from']:>8} → {t['to']:<8} {t['count']:>5}   {', '.join(t['examples'])}")
     if report["rules"]:
         width = max(len(r["rule"]) for r in report["rules"]) + 2
-        out += ["", "Rules", f"  {'rule':<{width}}{'mode':<9}{'before':>7}{'after':>7}{'gained':>8}{'lost':>6}"]
+        out += [
+            "",
+            "Rules",
+            f"  {'rule':<{width}}{'mode':<9}{'before':>7}{'after':>7}{'gained':>8}{'lost':>6}{'re-decided':>12}",
+        ]
         for r in report["rules"]:
             out.append(
                 f"  {r['rule']:<{width}}{r['mode']:<9}{r['before']:>7}{r['after']:>7}{'+' + str(r['gained']):>8}"
-                f"{'-' + str(r['lost']):>6}"
+                f"{'-' + str(r['lost']):>6}{r['redecided']:>12}"
             )
-            if r["gained_examples"]:
-                out.append(f"      gained: {', '.join(r['gained_examples'])}")
-            if r["lost_examples"]:
-                out.append(f"      lost:   {', '.join(r['lost_examples'])}")
+            for key, label in (("gained", "gained:    "), ("lost", "lost:      "), ("redecided", "re-decided:")):
+                if r[f"{key}_examples"]:
+                    out.append(f"      {label} {', '.join(r[key + '_examples'])}")
     rv = report["reviews"]
     if rv["reviewed"]:
         out += [
@@ -845,6 +865,8 @@ def replay_lines(report: dict, max_listed: int = 20) -> list[str]:
             for sign, key in (("+", "added"), ("-", "removed")):
                 for r in ch[key]:
                     out.append(f"      {sign} {r['policy']}/{r['rule']} ({r['decision']}){_evidence_text(r)}")
+            for r in ch["redecided"]:
+                out.append(f"      ~ {r['policy']}/{r['rule']} ({r['from']} → {r['to']})")
         more = report["changed"] - min(len(report["changes"]), max_listed)
         if more:
             out.append(f"  … and {more} more (--json or --html for all)")

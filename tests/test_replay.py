@@ -149,8 +149,10 @@ def test_replay_reports_what_a_new_term_would_change_and_writes_nothing(logged, 
         "after": 3,
         "gained": 2,
         "lost": 0,
+        "redecided": 0,
         "gained_examples": [logged.ids["adv-2"], logged.ids["adv-6"]],
         "lost_examples": [],
+        "redecided_examples": [],
     }
     first = report["changes"][0]
     assert first["decision_id"] == logged.ids["adv-2"] and (first["from"], first["to"]) == ("approved", "rejected")
@@ -167,6 +169,21 @@ def test_replay_text_report(logged, tmp_path):
     assert f"approved → rejected     2   {logged.ids['adv-2']}, {logged.ids['adv-6']}" in out
     assert f"{logged.ids['adv-2']}  approved → rejected" in out
     assert "+ tiny/ivory (rejected): “tusk” in headline" in out
+
+
+def test_replay_shows_a_rule_whose_decision_changed(logged, tmp_path):
+    cand = candidate(logged, tmp_path, rules=[tiny_rule(decision="review"), CLAW])
+    report = json.loads(replay(logged, "--policies", str(cand), "--json").stdout)
+    (ivory_ad,) = [t["examples"] for t in report["transitions"]]
+    assert [(t["from"], t["to"], t["count"]) for t in report["transitions"]] == [("rejected", "review", 1)]
+    (rule,) = report["rules"]
+    assert (rule["rule"], rule["before"], rule["after"], rule["gained"], rule["lost"]) == ("ivory", 1, 1, 0, 0)
+    assert rule["redecided"] == 1 and rule["redecided_examples"] == ivory_ad
+    (change,) = report["changes"]
+    assert change["added"] == change["removed"] == []
+    assert change["redecided"] == [{"policy": "tiny", "rule": "ivory", "from": "rejected", "to": "review"}]
+    text = replay(logged, "--policies", str(cand)).stdout
+    assert "~ tiny/ivory (rejected → review)" in text and f"re-decided: {ivory_ad[0]}" in text
 
 
 def test_replay_of_a_rule_switched_to_shadow(logged, tmp_path):
