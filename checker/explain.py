@@ -204,11 +204,16 @@ def _tips(finding: Finding, lang: str) -> list[str]:
         tip = tips.get(ev.concept)
         if tip is None or not ev.disclosed or not set(ev.transforms) <= PLAIN_SPELLING or ev.term is None:
             continue
-        term = ev.term.lower()
-        term_langs = [code for code, terms in tip["terms"].items() if term in terms]
-        if not term_langs:
+        # A tip about "ivory" also serves "ivory bangle" (the word may still be a
+        # colour), not "elephant ivory".
+        matched = ev.term.lower().split()
+        found = {
+            code: t for code, terms in tip["terms"].items() for t in terms if t.split() == matched[: len(t.split())]
+        }
+        if not found:
             continue
-        term_lang = lang if lang in term_langs else term_langs[0]
+        term_lang = lang if lang in found else next(iter(found))
+        term = found[term_lang]
         filled = {
             slot: _join([words["quote"].format(w) for w in ws], words["or"])
             for slot, ws in tip["words"][term_lang].items()

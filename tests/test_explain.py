@@ -54,6 +54,16 @@ def test_swedish_word_gets_swedish_suggestions(default_bundle, default_checker):
     assert "If “elfenben” is the colour, say “elfenbensfärg” or “gräddvit”." in r["advice"]
 
 
+def test_a_tip_serves_a_longer_term_that_starts_with_its_word(default_bundle, default_checker):
+    # "Ivory bangle" may be a cream-coloured bangle; "elephant ivory" is never a colour.
+    bangle = _run(default_bundle, default_checker, {"advertiser_id": "a", "headline": "Ivory bangle, 1920s"})
+    r = _ivory_reason(bangle)
+    assert r["evidence"][0]["text"] == "Ivory bangle"
+    assert "If “ivory” is the colour, say “ivory colour” or “cream”." in r["advice"]
+    elephant = _run(default_bundle, default_checker, {"advertiser_id": "a", "headline": "Elephant ivory bangle"})
+    assert "is the colour" not in _ivory_reason(elephant)["advice"]
+
+
 def test_unknown_language_falls_back_to_english(default_bundle, default_checker):
     out = _run(default_bundle, default_checker, {**IVORY, "language": "ja"})
     assert out.row["language"] == "en"
