@@ -254,6 +254,7 @@ def measure(
     benign_texts: list[str],
     seed: int = 7,
     sample: int | None = None,
+    checker=None,
 ) -> dict[str, TacticScore]:
     """Catch rate per tactic over `terms`; false hits over `benign_texts`.
 
@@ -261,6 +262,10 @@ def measure(
     own concept. Variants are checked forty to a document (separated by a
     token no term contains) and each hit is credited to the variant whose
     span it lies in.
+
+    An emoji in a benign text does name its animal ("🐯 Balm" is no longer the
+    brand): for emoji a false hit is a changed verdict (with `checker`), not a
+    new hit.
     """
     rng = random.Random(seed)
     scores = {t: TacticScore() for t in TACTICS}
@@ -270,6 +275,8 @@ def measure(
             emoji_of.setdefault(t.entry, []).append(t.text)
     # Negations are grammar, not something a trafficker disguises.
     words = [t for t in terms if t.kind != "emoji" and not t.joined and not t.stem and t.entry.lexicon != "negations"]
+    # Benign texts get the emoji of the words they hold ("Tiger Balm" → "🐯 Balm").
+    emoji_for_word = {t.text.lower(): emoji_of[t.entry][0] for t in words if t.entry in emoji_of and " " not in t.text}
     if sample is not None and sample < len(words):
         words = rng.sample(words, sample)
     emoji_done = set()
@@ -287,10 +294,17 @@ def measure(
         _check_chunk(matcher, queue[i : i + CHUNK], scores)
     for text in benign_texts:
         plain = {(h.entry.lexicon, h.entry.concept) for h in _hits(matcher, {"body": text})}
-        for tactic, disguised in disguise_text(text, rng):
+        for tactic, disguised in disguise_text(text, rng, emoji_for_word if checker else None):
             s = scores[tactic]
             s.benign_tried += 1
             sub = {"landing_url": disguised} if tactic == "url" else {"body": disguised}
+            if tactic == "emoji":
+                before = checker.check({"advertiser_id": "evasion", "body": text}).decision
+                after = checker.check({"advertiser_id": "evasion", **sub}).decision
+                if after != before:
+                    s.false_hits += 1
+                    s.misses.append(f"FALSE HIT {before} → {after} in {disguised!r}")
+                continue
             new = {(h.entry.lexicon, h.entry.concept) for h in _hits(matcher, sub)} - plain
             # Benign contexts and shields appearing is not a false hit; cues are not either.
             if any(lex not in ("benign", "names", "negations", "cues") for lex, _ in new):
@@ -327,9 +341,10 @@ def _check_chunk(matcher: Matcher, chunk: list[tuple[Term, Variant]], scores: di
             s.misses.append(v.text)
 
 
-def disguise_text(text: str, rng: random.Random) -> Iterator[tuple[str, str]]:
+def disguise_text(text: str, rng: random.Random, emoji_for_word: dict | None = None) -> Iterator[tuple[str, str]]:
     """Apply each tactic to the words of a benign text."""
     words = text.split(" ")
+    emoji_for_word = emoji_for_word or {}
 
     def each(fn) -> str:
         out = []
@@ -354,6 +369,11 @@ def disguise_text(text: str, rng: random.Random) -> Iterator[tuple[str, str]]:
             pairs.append([t])
     yield "hashtag", " ".join("#" + "".join(w[:1].upper() + w[1:] for w in p) for p in pairs)
     yield "hashtag", " ".join("#" + "".join(p).lower() for p in pairs)
+    emoji = [emoji_for_word.get(w.strip(string.punctuation).lower()) for w in words]
+    if any(emoji):
+        # The word replaced by its emoji, and the emoji added as decoration.
+        yield "emoji", " ".join(e or w for w, e in zip(words, emoji, strict=True))
+        yield "emoji", " ".join(f"{w} {e}" if e else w for w, e in zip(words, emoji, strict=True))
     yield "misspelling", each(misspelling)
     yield "inflection", " ".join([*words[:-1], words[-1] + "s"]) if words[-1].isalpha() else text
     yield "url", "https://shop.example.com/" + "-".join(quote(w) for w in words)
@@ -370,6 +390,7 @@ def main() -> None:
     from pathlib import Path
 
     from .bundle import load_bundle
+    from .evaluate import Checker
     from .lexicon import compile_terms
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -380,7 +401,9 @@ def main() -> None:
     bundle = load_bundle(args.policies, run_examples=False)
     terms, _ = compile_terms(bundle.lexicons, bundle.languages)
     suffixes = {code: sorted(lang.suffixes) for code, lang in bundle.languages.items() if lang.suffixes}
-    scores = measure(bundle.matcher, terms, suffixes, benign_corpus(bundle), sample=args.sample)
+    scores = measure(
+        bundle.matcher, terms, suffixes, benign_corpus(bundle), sample=args.sample, checker=Checker(bundle)
+    )
     print(report(scores))
     if args.misses:
         for tactic, s in scores.items():

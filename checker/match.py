@@ -229,7 +229,7 @@ class Matcher:
                     break
             else:
                 self._run_pattern(pat, doc, hits)
-        hits = _anchor_run_together(hits, self.common_words)
+        hits = _anchor_run_together(hits, self.common_words, self.known)
         hits = _keep_neighboured(hits)
         hits = _prefer_whole_words(hits)
         hits = _longest_wins(hits)
@@ -274,12 +274,16 @@ class Matcher:
         for (start, end), places in by_word.items():
             places = places[:4]
             options = [(doc.text[pos], *readings) for pos, readings in places]
-            candidates = []
+            candidates, common = [], False
             for combo in itertools.islice(itertools.product(*options), 1, 82):
                 word = list(doc.text[start:end])
                 for (pos, _), choice in zip(places, combo, strict=True):
                     word[pos - start] = choice
-                candidates.append(_SQUEEZE.sub(r"\1", "".join(word)))
+                raw = "".join(word)
+                common = common or raw in self.common_words
+                candidates.append((raw, _SQUEEZE.sub(r"\1", raw)))
+            # "nai1" reads "nail"; it is not "naii" squeezed to a term's "nai".
+            candidates = [sq for raw, sq in candidates if not (common and sq != raw)]
             # A term's own word first ("piel"), an inflected one ("pies") after.
             best = next((c for c in candidates if c in self.known), None) or next(
                 (c for c in candidates if self._is_term_word(c)), None
@@ -440,15 +444,15 @@ class Matcher:
         return False
 
 
-def _anchor_run_together(hits: list[Hit], common: frozenset[str]) -> list[Hit]:
+def _anchor_run_together(hits: list[Hit], common: frozenset[str], known: frozenset[str]) -> list[Hit]:
     """Keep a term found inside a run-together word only if the word splits there.
 
     "#driedseahorse" holds "seahorse" at its end; "delivery" holds "liver"
     in its middle, touching nothing. A hit counts if it starts or ends the
     word (an inflection ending may follow) or touches a hit that counts, and
     is not inside a longer one ("horse" in "seahorse"). A word that is an
-    ordinary word of some language ("chairs" in a URL path) is not run
-    together at all.
+    ordinary word of some language ("chairs" in a URL path) or a term's own
+    word ("tortuga-de" holds no "gà đẻ") is not run together at all.
     """
     loose = [h for h in hits if h.how & RUN_TOGETHER]
     if not loose:
@@ -464,6 +468,13 @@ def _anchor_run_together(hits: list[Hit], common: frozenset[str]) -> list[Hit]:
         word = text[word_start:word_end]
         if word in common or _ordinary_reading(word, h.start - word_start, h.end - word_start, common):
             continue
+        first_end = text.find(" ", h.start, word_end)
+        if (
+            h.start > word_start
+            and first_end > 0
+            and (text[word_start:first_end] in known or text[word_start:first_end] in common)
+        ):
+            continue  # a phrase starting inside a word that is a word of its own
         # At an edge, the rest must be able to be a word ("#tigercub"), not a
         # stray syllable ("#lardig" is "lär dig", not lard).
         rest_after, rest_before = text[h.end : word_end], text[word_start : h.start]
