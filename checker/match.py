@@ -406,6 +406,12 @@ class Matcher:
             return None
         if len(term.key.replace(" ", "")) >= MIN_RUN_TOGETHER and doc.in_run_together(doc_start):
             return how | RUN_TOGETHER
+        if lang is not None and lang.compounds and not term.compound and not prefix and tail:
+            # A term kept out of compounds ("tiger" is also a Swedish verb)
+            # still leads one whose rest is another term: "tiger|skinn".
+            if text[word_start:word_end] not in lang.common and self._word_part(tail, lang, True, terms_only=True):
+                return how | COMPOUND
+            return None
         if lang is not None and lang.compounds and term.compound:
             whole = text[word_start:word_end]
             if whole in lang.common:
@@ -432,14 +438,14 @@ class Matcher:
 
     _LINKS = ("", "s", "e", "en", "n", "er", "es", "a", "o")
 
-    def _word_part(self, part: str, lang: Language, leading: bool) -> bool:
+    def _word_part(self, part: str, lang: Language, leading: bool, terms_only: bool = False) -> bool:
         """A known or common word, once a compound's linking letters are taken off."""
         for link in self._LINKS:
             if leading:
                 p = part[len(link) :] if part.startswith(link) else None
             else:
                 p = part[: len(part) - len(link)] if part.endswith(link) else None
-            if p and len(p) >= 3 and (self._is_term_word(p) or p in lang.common):
+            if p and len(p) >= 3 and (self._is_term_word(p) or (not terms_only and p in lang.common)):
                 return True
         return False
 
@@ -452,7 +458,9 @@ def _anchor_run_together(hits: list[Hit], common: frozenset[str], known: frozens
     word (an inflection ending may follow) or touches a hit that counts, and
     is not inside a longer one ("horse" in "seahorse"). A word that is an
     ordinary word of some language ("chairs" in a URL path) or a term's own
-    word ("tortuga-de" holds no "gà đẻ") is not run together at all.
+    word ("tortuga-de" holds no "gà đẻ") is not run together at all. But a
+    word made of terms end to end ("#slowloris|forsale", "#tiger|skin") is
+    read as those terms, whatever ordinary words it also holds.
     """
     loose = [h for h in hits if h.how & RUN_TOGETHER]
     if not loose:
@@ -460,12 +468,19 @@ def _anchor_run_together(hits: list[Hit], common: frozenset[str], known: frozens
     firm = [h for h in hits if not h.how & RUN_TOGETHER]
     kept: list[Hit] = []
     pending = []
+    tilings: dict[tuple[int, int, int], set[tuple[int, int]]] = {}
     for h in loose:
         text = h.doc.text
         word_start = text.rfind(" ", 0, h.start) + 1
         word_end = text.find(" ", h.end)
         word_end = len(text) if word_end < 0 else word_end
         word = text[word_start:word_end]
+        key = (id(h.doc), word_start, word_end)
+        if key not in tilings:
+            tilings[key] = _tiling(text, word_start, word_end, [o for o in hits if o.doc is h.doc])
+        if (h.start, h.end) in tilings[key]:
+            kept.append(h)
+            continue
         if word in common or _ordinary_reading(word, h.start - word_start, h.end - word_start, common):
             continue
         first_end = text.find(" ", h.start, word_end)
@@ -511,6 +526,28 @@ def _anchor_run_together(hits: list[Hit], common: frozenset[str], known: frozens
 
 
 _LONGEST_WORD = 24  # letters of one ordinary word inside a run-together one
+
+
+_NOT_VOUCHING = ("benign", "names", "negations")
+
+
+def _tiling(text: str, start: int, end: int, hits: list[Hit]) -> set[tuple[int, int]]:
+    """The hit spans that cover text[start:end] end to end (an inflection
+    ending may close it), if two or more do; else nothing."""
+    # Benign words do not vouch: "#pangolin|streaming" is a documentary's tag.
+    spans = {
+        (h.start, h.end) for h in hits if start <= h.start and h.end <= end and h.entry.lexicon not in _NOT_VOUCHING
+    }
+    ends = {end} | {end - len(s) for s in _GENERIC_SUFFIXES if s and text[end - len(s) : end] == s}
+    forward, backward = {start}, set(ends)
+    for a, b in sorted(spans):
+        if a in forward:
+            forward.add(b)
+    for a, b in sorted(spans, key=lambda s: -s[1]):
+        if b in backward:
+            backward.add(a)
+    path = {(a, b) for a, b in spans if a in forward and b in backward}
+    return path if len(path) >= 2 and start in backward else set()
 
 
 def _ordinary_reading(word: str, a: int, b: int, common: frozenset[str]) -> bool:
