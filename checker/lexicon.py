@@ -196,6 +196,7 @@ def _expand(
         and language is not None
         and language.stem_suffixes
         and key[-1] in "aeiou"
+        and key[-2:-1] != " "  # "sms:a" is "sms a": its "a" is no ending
         and letters >= 4
         and spec.get("inflect", True)
     ):

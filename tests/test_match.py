@@ -123,3 +123,28 @@ def test_evidence_of_a_split_keyword_names_each_keyword(matcher):
         ("keywords[0]", "sừng"),
         ("keywords[1]", "tê giác"),
     ]
+
+
+def test_every_search_key_is_whole_words(default_bundle):
+    # The matcher reads a key's end as a word's end: a key ending in a space
+    # ran past the text ("sms:a" stemmed to "sms ", then "sms!" crashed).
+    from checker.lexicon import compile_terms
+
+    terms, _ = compile_terms(default_bundle.lexicons, default_bundle.languages)
+    bad = [t.key for t in terms if t.key != t.key.strip() or "  " in t.key]
+    assert bad == []
+
+
+def test_a_term_with_punctuation_alone_or_at_the_end_gets_a_verdict(default_bundle, default_checker):
+    from checker.lexicon import compile_terms
+
+    terms, _ = compile_terms(default_bundle.lexicons, default_bundle.languages)
+    texts = {t.text for t in terms if any(not (c.isalnum() or c == " ") for c in t.text)}
+    assert "sms:a" in texts
+    for text in sorted(texts):
+        for body in (text, text + "!", "Hör av dig på " + text + "!"):
+            assert default_checker.check({"advertiser_id": "a", "body": body}).decision in {
+                "approved",
+                "review",
+                "rejected",
+            }
