@@ -32,6 +32,8 @@ from .evaluate import Checker
 from .lexicon import term_kind
 from .match import NEGATION_LIST
 from .normalize import fold_term
+from .roles import BENIGN, TRIGGER, walk
+from .roles import list_roles as roles_of_lists
 from .store import VerdictStore
 
 ERROR, WARNING = "error", "warning"
@@ -167,38 +169,9 @@ def _raw_terms(bundle: Bundle, names: _Problems) -> Iterator[_RawTerm]:
                         )
 
 
-# Roles of term lists. A list named where a rule looks for a reason to fire is
-# a *trigger* list ("banned" words, and the cues that complete them); a list
-# named inside an `unless` clause or a `not` is a *benign* list: its words
-# cancel a rule. A `not` or `unless` inside a benign clause flips back.
-TRIGGER, BENIGN = "trigger", "benign"
-
-
-def _walk(node: dict, path: str, benign: bool = False, fields: frozenset[str] | None = None):
-    """Every condition node of a rule's `when`: (node, json path, benign?, fields in force)."""
-    yield node, path, benign, fields
-    for key in ("all", "any", "of", "near"):
-        for i, sub in enumerate(node.get(key, [])):
-            yield from _walk(sub, f"{path}.{key}[{i}]", benign, fields)
-    if "not" in node:
-        yield from _walk(node["not"], f"{path}.not", not benign, fields)
-    if "unless" in node:
-        yield from _walk(node["unless"], f"{path}.unless", not benign, None)  # benign contexts: every field
-    if "match" in node:
-        narrowed = fields
-        if "fields" in node:
-            narrowed = frozenset(node["fields"]) if fields is None else fields & frozenset(node["fields"])
-        yield from _walk(node["match"], f"{path}.match", benign, narrowed)
-
-
 def list_roles(bundle: Bundle) -> dict[str, set[str]]:
     """For every term list a rule names: {"trigger"}, {"benign"} or both."""
-    roles: dict[str, set[str]] = defaultdict(set)
-    for rule in bundle.rules:
-        for node, _, benign, _ in _walk(rule.source["when"], "$"):
-            for name in node.get("terms", []):
-                roles[name].add(BENIGN if benign else TRIGGER)
-    return dict(roles)
+    return roles_of_lists(rule.source["when"] for rule in bundle.rules)
 
 
 def _overlaps(terms: list[_RawTerm], roles: dict[str, set[str]]) -> list[Issue]:
@@ -313,7 +286,7 @@ def _example_gaps(bundle: Bundle, checker: Checker, names: _Problems) -> list[Is
                 sub = example_submission(ex)
                 if not bundle.submissions.problems(sub):
                     contexts[kind].append(Context(checker.check(sub).hits, sub))
-        for node, path, benign, fields in _walk(rule.source["when"], f"$.rules[{rule.index}].when"):
+        for node, path, benign, fields in walk(rule.source["when"], f"$.rules[{rule.index}].when"):
             if benign:
                 continue
             if "any" in node and contexts["match"]:

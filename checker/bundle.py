@@ -30,6 +30,7 @@ from .errors import PolicyError
 from .lexicon import Language, Pattern, Term, compile_terms, doubles_form
 from .match import Matcher
 from .normalize import _FAST_TABLE, _NOT_FAST, fold_term
+from .roles import trigger_lists
 from .submission import SubmissionValidator
 
 SCHEMAS = ("submission", "policy", "lexicon", "languages")
@@ -187,7 +188,9 @@ def _load(root: Path, run_examples: bool) -> Bundle:
         policies=tuple(policies),
         lexicons=lexicons,
         languages=languages,
-        matcher=Matcher(terms, patterns, languages),
+        matcher=Matcher(
+            terms, patterns, languages, trigger_lists(r["when"] for _, data in raw_policies for r in data["rules"])
+        ),
         submissions=SubmissionValidator(schemas["submission"]),
         schemas=schemas,
         files=files,

@@ -103,8 +103,16 @@ class Hit:
 class Matcher:
     """All terms compiled once; `find` runs per document."""
 
-    def __init__(self, terms: list[Term], patterns: list[Pattern], languages: dict[str, Language]):
+    def __init__(
+        self,
+        terms: list[Term],
+        patterns: list[Pattern],
+        languages: dict[str, Language],
+        trigger_lists: frozenset[str] | None = None,
+    ):
         self.languages = languages
+        # Lists that make some rule fire (see roles.py); None: every list.
+        self.trigger_lists = trigger_lists
         self.patterns = patterns
         self._presence = Presence([p.needs for p in patterns])
         self.automaton = ahocorasick.Automaton()
@@ -229,7 +237,7 @@ class Matcher:
                     break
             else:
                 self._run_pattern(pat, doc, hits)
-        hits = _anchor_run_together(hits, self.common_words, self.known)
+        hits = _anchor_run_together(hits, self.common_words, self.known, self.trigger_lists)
         hits = _keep_neighboured(hits)
         hits = _prefer_whole_words(hits)
         hits = _longest_wins(hits)
@@ -450,7 +458,9 @@ class Matcher:
         return False
 
 
-def _anchor_run_together(hits: list[Hit], common: frozenset[str], known: frozenset[str]) -> list[Hit]:
+def _anchor_run_together(
+    hits: list[Hit], common: frozenset[str], known: frozenset[str], trigger_lists: frozenset[str] | None
+) -> list[Hit]:
     """Keep a term found inside a run-together word only if the word splits there.
 
     "#driedseahorse" holds "seahorse" at its end; "delivery" holds "liver"
@@ -477,7 +487,7 @@ def _anchor_run_together(hits: list[Hit], common: frozenset[str], known: frozens
         word = text[word_start:word_end]
         key = (id(h.doc), word_start, word_end)
         if key not in tilings:
-            tilings[key] = _tiling(text, word_start, word_end, [o for o in hits if o.doc is h.doc])
+            tilings[key] = _tiling(text, word_start, word_end, [o for o in hits if o.doc is h.doc], trigger_lists)
         if (h.start, h.end) in tilings[key]:
             kept.append(h)
             continue
@@ -528,15 +538,17 @@ def _anchor_run_together(hits: list[Hit], common: frozenset[str], known: frozens
 _LONGEST_WORD = 24  # letters of one ordinary word inside a run-together one
 
 
-_NOT_VOUCHING = ("benign", "names", "negations")
-
-
-def _tiling(text: str, start: int, end: int, hits: list[Hit]) -> set[tuple[int, int]]:
+def _tiling(
+    text: str, start: int, end: int, hits: list[Hit], trigger_lists: frozenset[str] | None
+) -> set[tuple[int, int]]:
     """The hit spans that cover text[start:end] end to end (an inflection
-    ending may close it), if two or more do; else nothing."""
-    # Benign words do not vouch: "#pangolin|streaming" is a documentary's tag.
+    ending may close it), if two or more do; else nothing. Only words of
+    lists that make rules fire vouch: "#pangolin|streaming" is a
+    documentary's tag."""
     spans = {
-        (h.start, h.end) for h in hits if start <= h.start and h.end <= end and h.entry.lexicon not in _NOT_VOUCHING
+        (h.start, h.end)
+        for h in hits
+        if start <= h.start and h.end <= end and (trigger_lists is None or h.entry.lists & trigger_lists)
     }
     ends = {end} | {end - len(s) for s in _GENERIC_SUFFIXES if s and text[end - len(s) : end] == s}
     forward, backward = {start}, set(ends)

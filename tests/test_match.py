@@ -148,3 +148,26 @@ def test_a_term_with_punctuation_alone_or_at_the_end_gets_a_verdict(default_bund
                 "review",
                 "rejected",
             }
+
+
+@pytest.mark.parametrize(
+    "text, found, not_found",
+    [
+        # a run-together word made of trigger terms end to end is read as them
+        ("#slowlorisforsale", {"slow-loris", "for-sale"}, set()),
+        ("#tigerskinn", {"tiger", "skin"}, set()),
+        # benign words do not vouch for a split
+        ("#pangolinstreaming", set(), {"pangolin"}),
+        # a term kept out of compounds still leads one whose rest is a term
+        ("Tigerkrallen in Silber", {"tiger", "claw"}, set()),
+        ("Tigerente aus Holz", set(), {"tiger"}),
+        # a phrase may not start inside a word that is a word of its own
+        ("https://shop.example.com/tortuga-de-peluche", {"turtle", "plush"}, {"chicken"}),
+        # a leet reading that needs squeezing loses to a common word
+        ("d0g gro0m1ng 4nd nai1 tr1ms", set(), {"deer"}),
+    ],
+)
+def test_run_together_and_compound_readings(default_bundle, text, found, not_found):
+    field = "landing_url" if text.startswith("http") else "body"
+    concepts = {h.entry.concept for d in build_documents({field: text}) for h in default_bundle.matcher.find(d)}
+    assert found <= concepts and not (not_found & concepts), concepts
