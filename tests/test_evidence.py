@@ -9,8 +9,14 @@ import pytest
 from checker import pipeline
 from tests.conftest import ROOT, dev_cases
 
-OWN = [json.loads(line) for line in (ROOT / "tests" / "data" / "sample_ads.jsonl").read_text().splitlines() if line]
-CASES = OWN + dev_cases()
+
+def _jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# Our own ads, the shared dev set when it is there, and our labelled sets in eval/.
+OWN = _jsonl(ROOT / "tests" / "data" / "sample_ads.jsonl")
+CASES = OWN + dev_cases() + [case for path in sorted((ROOT / "eval").glob("*.jsonl")) for case in _jsonl(path)]
 
 
 def _value(sub: dict, field: str) -> str:
