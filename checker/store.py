@@ -306,6 +306,20 @@ class ChainReport:
     decision_id: str | None = None
 
 
+def _while_locked(step: Callable[[], object]) -> None:
+    """Run a step that SQLite refuses at once while another connection holds
+    the file, until it goes through or the busy timeout has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + secrets.randbelow(20) / 1000)
+
+
 class VerdictStore:
     """One connection to the verdict log."""
 
@@ -327,11 +341,27 @@ class VerdictStore:
 
     # -- schema ---------------------------------------------------------------
     def migrate(self) -> None:
-        """Create or upgrade the tables; switch on WAL. Run once at start-up."""
+        """Create or upgrade the tables; switch on WAL. Run once at start-up.
+
+        Several workers start at once on a fresh log. Switching to WAL needs
+        the file to itself, so it is retried while another worker holds it;
+        the migrations run in one immediate transaction, so one worker
+        applies them while the others wait (busy timeout) and then find
+        nothing pending. (A deferred transaction that reads, then writes, is
+        refused at once with "database is locked" instead of waiting.)
+        """
+        conn = self.db.conn
         try:
             if self.path != ":memory:":
-                self.db.enable_wal()
-            migrations.apply(self.db)
+                _while_locked(self.db.enable_wal)
+            _while_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+            try:
+                migrations.apply(self.db)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
         except sqlite3.Error as e:
             raise StoreUnavailable(f"cannot prepare the verdict log: {e}") from e
 

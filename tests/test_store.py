@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import sqlite3
 import threading
 
 import pytest
 
 from checker import store as store_module
-from checker.store import AppealRefused, VerdictStore, appeal_answered, new_decision_id
+from checker.store import AppealRefused, StoreUnavailable, VerdictStore, appeal_answered, new_decision_id
 
 
 @pytest.fixture
@@ -215,3 +216,31 @@ def test_a_review_answers_the_appeals_before_it_even_in_the_same_millisecond(fre
     with pytest.raises(AppealRefused, match="approved"):
         fresh_store.add_appeal_if_open(row["decision_id"], "fourth", "en", appealable)
     assert fresh_store.verify().ok
+
+
+def _migrate_at_the_barrier(path: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        VerdictStore(path).migrate()
+        results.put("ok")
+    except StoreUnavailable as e:
+        results.put(str(e))
+
+
+def test_workers_starting_together_on_a_fresh_log_all_prepare_it(tmp_path):
+    # Before the fix, most rounds had a worker refused with "database is locked".
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(5):
+        path = str(tmp_path / f"fresh-{round_}.db")
+        barrier, results = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_migrate_at_the_barrier, args=(path, barrier, results)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=30) for _ in procs]
+        for p in procs:
+            p.join(timeout=30)
+        assert outcomes == ["ok"] * 8
+        store = VerdictStore(path)
+        applied = [r["name"] for r in store.db["_sqlite_migrations"].rows]
+        assert len(applied) == len(set(applied)) and "verdicts" in store.db.table_names()
+        store.close()
