@@ -18,7 +18,8 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -320,6 +321,23 @@ def _while_locked(step: Callable[[], object]) -> None:
             time.sleep(0.01 + secrets.randbelow(20) / 1000)
 
 
+@contextmanager
+def _immediate(conn: sqlite3.Connection, retry_begin: bool = False) -> Iterator[None]:
+    """One immediate transaction: writers queue for the lock instead of
+    failing half-way; anything raised inside rolls it back."""
+    if retry_begin:
+        _while_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+    else:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 class VerdictStore:
     """One connection to the verdict log."""
 
@@ -354,14 +372,8 @@ class VerdictStore:
         try:
             if self.path != ":memory:":
                 _while_locked(self.db.enable_wal)
-            _while_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
-            try:
+            with _immediate(conn, retry_begin=True):
                 migrations.apply(self.db)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as e:
             raise StoreUnavailable(f"cannot prepare the verdict log: {e}") from e
 
@@ -381,8 +393,7 @@ class VerdictStore:
         row["redacted_sha256"] = sha256(row["redacted_json"])
         conn = self.db.conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 last = conn.execute("SELECT seq, row_hash FROM verdicts ORDER BY seq DESC LIMIT 1").fetchone()
                 row["seq"] = (last[0] + 1) if last else 1
                 row["prev_hash"] = last[1] if last else GENESIS
@@ -390,10 +401,6 @@ class VerdictStore:
                 cols = ", ".join(row)
                 marks = ", ".join("?" for _ in row)
                 conn.execute(f"INSERT INTO verdicts ({cols}) VALUES ({marks})", list(row.values()))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as e:
             raise StoreUnavailable(f"could not store the verdict: {e}") from e
         return row
@@ -515,8 +522,7 @@ class VerdictStore:
         row = dict(row, created_at=now_iso())
         conn = self.db.conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(conn):
                 if inside is not None:
                     row.update(inside(conn))
                 last = conn.execute(f"SELECT id, row_hash FROM {table} ORDER BY id DESC LIMIT 1").fetchone()
@@ -525,10 +531,6 @@ class VerdictStore:
                 row["row_hash"] = sha256(row["prev_hash"] + "\n" + canonical(sorted(row.items())))
                 cols = ", ".join(row)
                 conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' for _ in row)})", list(row.values()))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         except sqlite3.Error as e:
             raise StoreUnavailable(f"could not store the {table[:-1]}: {e}") from e
         return row
@@ -600,8 +602,7 @@ class VerdictStore:
         )
         stamp = now_iso()
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             for row in rows:
                 reasons = row["redacted_json"] or canonical(redact_reasons_v1(json.loads(row["reasons_json"])))
                 shadow = canonical(redact_shadow(json.loads(row["shadow_json"]))) if row["shadow_json"] else None
@@ -610,10 +611,6 @@ class VerdictStore:
                     "reasons_json = ?, purged_at = ? WHERE seq = ?",
                     [shadow, reasons, stamp, row["seq"]],
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return len(rows)
 
     # -- API keys -------------------------------------------------------------------
